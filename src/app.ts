@@ -1,0 +1,87 @@
+/**
+ * The composition root: builds providers, the engine and the server from a
+ * validated config. main.ts only parses flags and calls this; tests call it
+ * directly with fakes.
+ */
+import type { AddressInfo } from "node:net";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { Config } from "../gen/detour/v1/config_pb.js";
+import { durationOr } from "./config/duration.js";
+import { createGateway, type Gateway } from "./gateway/gateway.js";
+import { createProviders, type ProviderDeps, type Providers } from "./providers/registry.js";
+import { connectRoutes, SERVICES } from "./server/connect-routes.js";
+import { createHealthState, type HealthState } from "./server/health.js";
+import { httpRoutes } from "./server/http-routes.js";
+import { createListener } from "./server/listener.js";
+import { createLogger, type Logger } from "./telemetry/log.js";
+
+/** A built, not yet listening, Detour. */
+export interface App {
+  readonly gateway: Gateway;
+  readonly health: HealthState;
+  readonly logger: Logger;
+  /** Listens on the given or configured port and host. */
+  listen(port?: number, host?: string): Promise<AddressInfo>;
+  /** Turns NOT_SERVING, drains in-flight calls, closes. */
+  shutdown(): Promise<void>;
+}
+
+/** Collaborators tests may replace. */
+export interface AppDeps {
+  readonly logger?: Logger;
+  readonly providers?: Providers;
+  readonly providerDeps?: ProviderDeps;
+  readonly now?: () => number;
+}
+
+/** Defaults for server settings left unset. */
+export const SERVER_DEFAULTS = {
+  host: "0.0.0.0",
+  port: 8080,
+  drainTimeoutMs: 10_000,
+  maxRequestBytes: 8 * 1024 * 1024,
+} as const;
+
+/** Builds Detour from a validated config. */
+export function buildApp(config: Config, deps: AppDeps = {}): App {
+  const logger = deps.logger ?? createLogger(config.telemetry?.logLevel ?? "info");
+  const providers = deps.providers ?? createProviders(config, deps.providerDeps);
+  const gateway = createGateway(config, { providers, ...(deps.now ? { now: deps.now } : {}) });
+  const health = createHealthState(SERVICES.map((s) => s.typeName));
+  const shutdown = new AbortController();
+  const server = config.server;
+  const maxBytes = server?.maxRequestBytes || SERVER_DEFAULTS.maxRequestBytes;
+  const connect = connectNodeAdapter({
+    routes: connectRoutes(gateway, health),
+    readMaxBytes: maxBytes,
+    shutdownSignal: shutdown.signal,
+  });
+  let draining = false;
+  const listener = createListener(httpRoutes({ connect, health, draining: () => draining }));
+
+  return {
+    gateway,
+    health,
+    logger,
+    listen(port, host) {
+      return listener.listen(port ?? (server?.port || SERVER_DEFAULTS.port), host ?? (server?.host || SERVER_DEFAULTS.host));
+    },
+    async shutdown() {
+      if (draining) return;
+      draining = true;
+      health.setServing(false);
+      const timeoutMs = durationOr(server?.drainTimeout ?? "", SERVER_DEFAULTS.drainTimeoutMs);
+      // Shortly before the drain timeout, tell the calls still running that the
+      // server is going away, so they end with UNAVAILABLE rather than a reset.
+      const warn = setTimeout(
+        () => shutdown.abort(new ConnectError("the server is shutting down", Code.Unavailable)),
+        Math.max(0, timeoutMs - Math.min(500, timeoutMs / 10)),
+      );
+      const { forced } = await listener.drain(timeoutMs);
+      clearTimeout(warn);
+      await Promise.all([...providers.values()].map((p) => p.close?.()));
+      logger.info({ forced }, forced ? "drain timed out; closed remaining connections" : "drained");
+    },
+  };
+}

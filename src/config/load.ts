@@ -1,0 +1,65 @@
+/**
+ * Config loading: YAML text → normalised JSON → the Config message →
+ * protovalidate rules → cross-reference checks. Any problem stops the load
+ * with every finding listed by field path, so a bad file never half-applies.
+ */
+import { readFile } from "node:fs/promises";
+import { fromJson, type JsonValue } from "@bufbuild/protobuf";
+import { pathToString } from "@bufbuild/protobuf/reflect";
+import { createValidator } from "@bufbuild/protovalidate";
+import { parseDocument } from "yaml";
+import { ConfigSchema, type Config } from "../../gen/detour/v1/config_pb.js";
+import { checkReferences } from "./references.js";
+import { normalizeForMessage } from "./normalize.js";
+
+/** A config that cannot be used, with every problem found. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(
+    readonly source: string,
+    readonly problems: readonly string[],
+  ) {
+    super(`invalid config ${source}:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  }
+}
+
+const validator = createValidator();
+
+/** Parses and validates config text; `source` names it in errors. */
+export function parseConfig(text: string, source: string): Config {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(source, doc.errors.map((e) => `YAML: ${e.message.split("\n")[0]}`));
+  }
+  const { json, problems } = normalizeForMessage(ConfigSchema, doc.toJS() ?? {});
+  if (problems.length > 0) throw new ConfigError(source, problems);
+  let config: Config;
+  try {
+    config = fromJson(ConfigSchema, json as JsonValue);
+  } catch (e) {
+    throw new ConfigError(source, [e instanceof Error ? e.message : String(e)]);
+  }
+  const result = validator.validate(ConfigSchema, config);
+  if (result.kind === "error") throw new ConfigError(source, [result.error.message]);
+  if (result.kind === "invalid") {
+    throw new ConfigError(
+      source,
+      result.error.violations.map((v) => `${pathToString(v.field) || "(top level)"}: ${v.message}`),
+    );
+  }
+  const refProblems = checkReferences(config);
+  if (refProblems.length > 0) throw new ConfigError(source, refProblems);
+  return config;
+}
+
+/** Reads, parses and validates a config file. */
+export async function loadConfigFile(path: string): Promise<Config> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? "error";
+    throw new ConfigError(path, [`cannot read the file (${code}): check the path given to --config or DETOUR_CONFIG`]);
+  }
+  return parseConfig(text, path);
+}

@@ -1,0 +1,179 @@
+/**
+ * Walks a parsed YAML document along a message descriptor before protobuf's
+ * JSON decoder sees it, so that every mistake is reported with its path and a
+ * fix: unknown keys get a "did you mean", wrong types say what was expected,
+ * and enum values may be written short ("continue" for COMMIT_POLICY_CONTINUE).
+ */
+import { ScalarType, type DescEnum, type DescField, type DescMessage } from "@bufbuild/protobuf";
+
+/** The result of normalising: the JSON for fromJson, and problems found. */
+export interface Normalized {
+  json: unknown;
+  problems: string[];
+}
+
+/** Normalises `value` for `desc`; problems carry the path from `root`. */
+export function normalizeForMessage(desc: DescMessage, value: unknown, root = ""): Normalized {
+  const problems: string[] = [];
+  const json = walkMessage(desc, value, root, problems);
+  return { json, problems };
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function join(path: string, key: string): string {
+  return path === "" ? key : `${path}.${key}`;
+}
+
+function walkMessage(desc: DescMessage, value: unknown, path: string, problems: string[]): unknown {
+  // google.protobuf.Struct and friends are free-form by design.
+  if (desc.typeName.startsWith("google.protobuf.")) return value;
+  if (value === null || value === undefined) return {};
+  if (!isRecord(value)) {
+    problems.push(`${path || "(top level)"}: expected a mapping of fields, got ${describe(value)}`);
+    return {};
+  }
+  const out: Record<string, unknown> = {};
+  const oneofSeen = new Map<string, string>();
+  for (const [key, v] of Object.entries(value)) {
+    const field = desc.fields.find((f) => f.name === key || f.jsonName === key);
+    const here = join(path, key);
+    if (!field) {
+      const hint = suggest(key, desc.fields.map((f) => f.name));
+      problems.push(`${here}: unknown field${hint ? ` (did you mean "${hint}"?)` : ""}; ${desc.name} has: ${desc.fields.map((f) => f.name).join(", ")}`);
+      continue;
+    }
+    if (field.oneof) {
+      const other = oneofSeen.get(field.oneof.name);
+      if (other !== undefined) {
+        problems.push(`${here}: only one of ${field.oneof.fields.map((f) => f.name).join(", ")} may be set (also set: ${other})`);
+        continue;
+      }
+      oneofSeen.set(field.oneof.name, field.name);
+    }
+    if (v === null) continue;
+    out[field.name] = walkField(field, v, join(path, field.name), problems);
+  }
+  return out;
+}
+
+function walkField(field: DescField, v: unknown, path: string, problems: string[]): unknown {
+  switch (field.fieldKind) {
+    case "scalar":
+      return walkScalar(field.scalar, v, path, problems);
+    case "enum":
+      return walkEnum(field.enum, v, path, problems);
+    case "message":
+      return walkMessage(field.message, v, path, problems);
+    case "list": {
+      if (!Array.isArray(v)) {
+        problems.push(`${path}: expected a list, got ${describe(v)}`);
+        return [];
+      }
+      return v.map((item, i) => {
+        const p = `${path}[${i}]`;
+        if (field.listKind === "message") return walkMessage(field.message, item, p, problems);
+        if (field.listKind === "enum") return walkEnum(field.enum, item, p, problems);
+        return walkScalar(field.scalar, item, p, problems);
+      });
+    }
+    case "map": {
+      if (!isRecord(v)) {
+        problems.push(`${path}: expected a mapping, got ${describe(v)}`);
+        return {};
+      }
+      const out: Record<string, unknown> = {};
+      for (const [k, item] of Object.entries(v)) {
+        const p = `${path}["${k}"]`;
+        if (field.mapKind === "message") out[k] = walkMessage(field.message, item, p, problems);
+        else if (field.mapKind === "enum") out[k] = walkEnum(field.enum, item, p, problems);
+        else out[k] = walkScalar(field.scalar, item, p, problems);
+      }
+      return out;
+    }
+  }
+}
+
+function walkScalar(type: ScalarType, v: unknown, path: string, problems: string[]): unknown {
+  switch (type) {
+    case ScalarType.STRING:
+      if (typeof v !== "string") {
+        problems.push(`${path}: expected a string, got ${describe(v)}${typeof v === "number" ? ' (durations need a unit, e.g. "4s")' : ""}`);
+      }
+      return v;
+    case ScalarType.BOOL:
+      if (typeof v !== "boolean") problems.push(`${path}: expected true or false, got ${describe(v)}`);
+      return v;
+    case ScalarType.BYTES:
+      if (typeof v !== "string") problems.push(`${path}: expected base64 text, got ${describe(v)}`);
+      return v;
+    default: {
+      const n = typeof v === "string" && v.trim() !== "" ? Number(v) : v;
+      if (typeof n !== "number" || !Number.isFinite(n)) {
+        problems.push(`${path}: expected a number, got ${describe(v)}`);
+        return 0;
+      }
+      const integral = type !== ScalarType.DOUBLE && type !== ScalarType.FLOAT;
+      if (integral && !Number.isInteger(n)) problems.push(`${path}: expected a whole number, got ${n}`);
+      const unsigned = [ScalarType.UINT32, ScalarType.UINT64, ScalarType.FIXED32, ScalarType.FIXED64].includes(type);
+      if (unsigned && n < 0) problems.push(`${path}: expected a number ≥ 0, got ${n}`);
+      return v;
+    }
+  }
+}
+
+/** The short spelling of an enum value: COMMIT_POLICY_CONTINUE → continue. */
+export function shortEnumName(e: DescEnum, fullName: string): string {
+  const zero = e.values.find((v) => v.number === 0)?.name ?? "";
+  const prefix = zero.endsWith("_UNSPECIFIED") ? zero.slice(0, -"UNSPECIFIED".length) : "";
+  const bare = fullName.startsWith(prefix) ? fullName.slice(prefix.length) : fullName;
+  return bare.toLowerCase();
+}
+
+function walkEnum(e: DescEnum, v: unknown, path: string, problems: string[]): unknown {
+  const choices = e.values.filter((x) => x.number !== 0).map((x) => shortEnumName(e, x.name));
+  if (typeof v === "string") {
+    const wanted = v.trim().toLowerCase().replace(/-/g, "_");
+    const hit = e.values.find((x) => x.name.toLowerCase() === wanted || shortEnumName(e, x.name) === wanted);
+    if (hit && hit.number !== 0) return hit.name;
+  }
+  problems.push(`${path}: ${describe(v)} is not one of: ${choices.join(", ")}`);
+  return 0;
+}
+
+function describe(v: unknown): string {
+  if (v === null || v === undefined) return "nothing";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "a mapping";
+  if (typeof v === "string") return JSON.stringify(v);
+  return `${typeof v} ${String(v)}`;
+}
+
+/** The closest known name within a small edit distance, for "did you mean". */
+export function suggest(input: string, known: readonly string[]): string | undefined {
+  const norm = (s: string) => s.toLowerCase().replace(/[_-]/g, "");
+  let best: string | undefined;
+  let bestDist = Math.max(2, Math.floor(input.length / 3)) + 1;
+  for (const k of known) {
+    const d = norm(k).startsWith(norm(input)) || norm(input).startsWith(norm(k)) ? 1 : editDistance(norm(input), norm(k));
+    if (d < bestDist) {
+      best = k;
+      bestDist = d;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length] ?? 0;
+}

@@ -1,0 +1,187 @@
+/**
+ * One attempt: a single call to one target, with its own AbortController,
+ * bounded by the chain's deadline and the target's time-to-first-token, total
+ * and inter-token timeouts. Whatever ends the attempt — the caller, a timer,
+ * the upstream — is recorded as a GatewayError on `failure`.
+ */
+import { create } from "@bufbuild/protobuf";
+import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
+import type { CompleteRequest } from "../../gen/detour/v1/chat_pb.js";
+import {
+  AttemptOutcome,
+  AttemptSchema,
+  FinishReason,
+  type Attempt,
+  type Decision,
+  type Usage,
+} from "../../gen/detour/v1/result_pb.js";
+import { GatewayError, toGatewayError } from "../errors.js";
+import type { Provider, ProviderEvent } from "../providers/types.js";
+import type { PlannedTarget } from "./plan.js";
+
+/** The state of one attempt, read by the loop after it ends. */
+export interface AttemptRun {
+  readonly target: PlannedTarget;
+  readonly index: number;
+  readonly retry: number;
+  readonly startedAt: number;
+  firstTokenAt: number | undefined;
+  endedAt: number | undefined;
+  usage: Usage | undefined;
+  finish: FinishReason;
+  failure: GatewayError | undefined;
+}
+
+/** What an attempt needs from its surroundings. */
+export interface AttemptContext {
+  readonly provider: Provider;
+  readonly request: CompleteRequest;
+  readonly requestId: string;
+  /** The caller's signal: aborting it cancels the attempt. */
+  readonly signal: AbortSignal;
+  /** The chain's absolute deadline (epoch ms). */
+  readonly deadline: number;
+  readonly now: () => number;
+}
+
+/** Creates the record of an attempt about to start. */
+export function newAttempt(target: PlannedTarget, index: number, retry: number, now: number): AttemptRun {
+  return {
+    target,
+    index,
+    retry,
+    startedAt: now,
+    firstTokenAt: undefined,
+    endedAt: undefined,
+    usage: undefined,
+    finish: FinishReason.UNSPECIFIED,
+    failure: undefined,
+  };
+}
+
+/**
+ * Runs the attempt, yielding the provider's output events. Throws the
+ * attempt's GatewayError on failure (also stored on `run.failure`).
+ */
+export async function* runAttempt(run: AttemptRun, ctx: AttemptContext): AsyncGenerator<ProviderEvent> {
+  const { target } = run;
+  const ctl = new AbortController();
+  const abort = (e: GatewayError) => {
+    if (!ctl.signal.aborted) ctl.abort(e);
+  };
+  const onCallerAbort = () => abort(new GatewayError("CANCELLED", "the caller cancelled the call"));
+  if (ctx.signal.aborted) onCallerAbort();
+  else ctx.signal.addEventListener("abort", onCallerAbort, { once: true });
+
+  const hop = target.ref;
+  const timers: NodeJS.Timeout[] = [];
+  const totalEnd = target.totalTimeoutMs > 0 ? run.startedAt + target.totalTimeoutMs : Infinity;
+  const end = Math.min(ctx.deadline, totalEnd);
+  timers.push(
+    setTimeout(
+      () =>
+        abort(
+          end === ctx.deadline
+            ? new GatewayError("DEADLINE_EXCEEDED", "the call's deadline passed", { hop })
+            : new GatewayError("UPSTREAM_TIMEOUT", `no complete answer within the target's total_timeout`, { hop }),
+        ),
+      Math.max(0, end - ctx.now()),
+    ),
+  );
+  const ttftTimer =
+    target.ttftTimeoutMs > 0
+      ? setTimeout(
+          () => abort(new GatewayError("TTFT_TIMEOUT", `no first token within ttft_timeout ${target.ttftTimeoutMs}ms`, { hop })),
+          target.ttftTimeoutMs,
+        )
+      : undefined;
+  let gapTimer: NodeJS.Timeout | undefined;
+  const armGap = () => {
+    if (target.interTokenTimeoutMs <= 0) return;
+    if (gapTimer) gapTimer.refresh();
+    else {
+      gapTimer = setTimeout(
+        () => abort(new GatewayError("INTER_TOKEN_TIMEOUT", `the stream was silent for ${target.interTokenTimeoutMs}ms`, { hop })),
+        target.interTokenTimeoutMs,
+      );
+    }
+  };
+
+  try {
+    const events = ctx.provider.stream({
+      request: ctx.request,
+      model: target.ref.model,
+      signal: ctl.signal,
+      deadline: end,
+      requestId: ctx.requestId,
+    });
+    for await (const ev of events) {
+      if (ctl.signal.aborted) throw ctl.signal.reason;
+      if (ev.type === "text" || ev.type === "tool_call") {
+        if (run.firstTokenAt === undefined) {
+          run.firstTokenAt = ctx.now();
+          clearTimeout(ttftTimer);
+        }
+        armGap();
+      } else if (ev.type === "usage") {
+        run.usage = ev.usage;
+      } else if (ev.type === "finish") {
+        run.finish = ev.reason;
+      }
+      yield ev;
+    }
+    if (ctl.signal.aborted) throw ctl.signal.reason;
+    if (run.finish === FinishReason.UNSPECIFIED) {
+      throw new GatewayError("STREAM_DROPPED", "the upstream ended without a finish reason", { hop });
+    }
+  } catch (e) {
+    run.failure = ctl.signal.aborted ? toGatewayError(ctl.signal.reason) : withHop(toGatewayError(e), run);
+    throw run.failure;
+  } finally {
+    run.endedAt = ctx.now();
+    for (const t of timers) clearTimeout(t);
+    clearTimeout(ttftTimer);
+    if (gapTimer) clearTimeout(gapTimer);
+    ctx.signal.removeEventListener("abort", onCallerAbort);
+    // Ends the upstream call if the attempt stops early for any reason,
+    // including the consumer returning from the loop.
+    abort(new GatewayError("CANCELLED", "the attempt ended"));
+  }
+}
+
+function withHop(e: GatewayError, run: AttemptRun): GatewayError {
+  if (e.hop) return e;
+  return new GatewayError(e.reason, e.message, {
+    hop: run.target.ref,
+    upstreamStatus: e.upstreamStatus,
+    ...(e.retryAfterMs === undefined ? {} : { retryAfterMs: e.retryAfterMs }),
+    cause: e,
+  });
+}
+
+/** The attempt as it appears in the trail. */
+export function attemptRecord(
+  run: AttemptRun,
+  outcome: AttemptOutcome,
+  decision: Decision,
+  costUsd: number,
+  backoffMs = 0,
+): Attempt {
+  const end = run.endedAt ?? run.startedAt;
+  return create(AttemptSchema, {
+    index: run.index,
+    target: run.target.ref,
+    retry: run.retry,
+    outcome,
+    reason: outcome === AttemptOutcome.SUCCEEDED ? "" : (run.failure?.reason ?? ""),
+    message: run.failure?.message ?? "",
+    decision,
+    startTime: timestampFromMs(run.startedAt),
+    latency: durationFromMs(end - run.startedAt),
+    ...(run.firstTokenAt === undefined ? {} : { ttft: durationFromMs(run.firstTokenAt - run.startedAt) }),
+    ...(run.usage ? { usage: run.usage } : {}),
+    costUsd,
+    upstreamStatus: run.failure?.upstreamStatus ?? 0,
+    ...(backoffMs > 0 ? { backoff: durationFromMs(backoffMs) } : {}),
+  });
+}

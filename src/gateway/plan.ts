@@ -1,0 +1,107 @@
+/**
+ * Planning: resolves CompleteRequest.model — a route name or "provider/model"
+ * — to the ordered chain of targets the attempt loop walks. Routes are
+ * compiled once, when the gateway is built, with their durations parsed.
+ */
+import { create } from "@bufbuild/protobuf";
+import { CommitPolicy, type Sampling } from "../../gen/detour/v1/chat_pb.js";
+import type { Config, RouteConfig } from "../../gen/detour/v1/config_pb.js";
+import { TargetRefSchema, type TargetRef } from "../../gen/detour/v1/result_pb.js";
+import { durationOr } from "../config/duration.js";
+import { GatewayError } from "../errors.js";
+import type { Providers } from "../providers/registry.js";
+
+/** One step of a chain, with its limits in milliseconds (0: none). */
+export interface PlannedTarget {
+  readonly ref: TargetRef;
+  /** "provider/model". */
+  readonly id: string;
+  readonly ttftTimeoutMs: number;
+  readonly totalTimeoutMs: number;
+  readonly interTokenTimeoutMs: number;
+  readonly retries: number;
+  readonly sampling: Sampling | undefined;
+}
+
+/** A resolved chain. */
+export interface Plan {
+  /** The route's name, or "" for a direct "provider/model" call. */
+  readonly route: string;
+  /** What the route is for. */
+  readonly description: string;
+  readonly targets: readonly PlannedTarget[];
+  /** The chain's deadline when the caller sets none, in milliseconds. */
+  readonly deadlineMs: number;
+  readonly commitPolicy: CommitPolicy;
+}
+
+/** Resolves model names to plans. */
+export interface Planner {
+  plan(model: string): Plan;
+  routes(): readonly Plan[];
+}
+
+/** Compiles the config's routes; `defaultDeadlineMs` applies where a route sets none. */
+export function createPlanner(config: Config, providers: Providers, defaultDeadlineMs: number): Planner {
+  const routes = new Map<string, Plan>();
+  for (const r of config.routes) routes.set(r.name, compileRoute(r, defaultDeadlineMs));
+
+  return {
+    routes: () => [...routes.values()],
+    plan(model) {
+      const route = routes.get(model);
+      if (route) return route;
+      const slash = model.indexOf("/");
+      const provider = slash > 0 ? providers.get(model.slice(0, slash)) : undefined;
+      if (provider && slash < model.length - 1) {
+        return {
+          route: "",
+          description: "",
+          targets: [directTarget(provider.name, model.slice(slash + 1))],
+          deadlineMs: defaultDeadlineMs,
+          commitPolicy: CommitPolicy.CONTINUE,
+        };
+      }
+      const known = [...routes.keys()].join(", ") || "none";
+      const provs = [...providers.keys()].map((p) => `${p}/<model>`).join(", ") || "none";
+      throw new GatewayError(
+        "UNKNOWN_MODEL",
+        `model: no route or provider named "${model}"; use a route (${known}) or a provider/model (${provs})`,
+        { field: "model" },
+      );
+    },
+  };
+}
+
+function compileRoute(r: RouteConfig, defaultDeadlineMs: number): Plan {
+  return {
+    route: r.name,
+    description: r.description,
+    deadlineMs: durationOr(r.deadline, defaultDeadlineMs),
+    commitPolicy: r.commitPolicy === CommitPolicy.UNSPECIFIED ? CommitPolicy.CONTINUE : r.commitPolicy,
+    targets: r.targets.map((t) => {
+      const slash = t.model.indexOf("/");
+      return {
+        ref: create(TargetRefSchema, { provider: t.model.slice(0, slash), model: t.model.slice(slash + 1) }),
+        id: t.model,
+        ttftTimeoutMs: durationOr(t.ttftTimeout, 0),
+        totalTimeoutMs: durationOr(t.totalTimeout, 0),
+        interTokenTimeoutMs: durationOr(t.interTokenTimeout, 0),
+        retries: t.retries,
+        sampling: t.sampling,
+      };
+    }),
+  };
+}
+
+function directTarget(provider: string, model: string): PlannedTarget {
+  return {
+    ref: create(TargetRefSchema, { provider, model }),
+    id: `${provider}/${model}`,
+    ttftTimeoutMs: 0,
+    totalTimeoutMs: 0,
+    interTokenTimeoutMs: 0,
+    retries: 0,
+    sampling: undefined,
+  };
+}

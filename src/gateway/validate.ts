@@ -1,0 +1,49 @@
+/**
+ * Request validation at the engine's door: the proto's protovalidate rules,
+ * then the rules between fields that a schema cannot state. Every problem
+ * names the field and the fix.
+ */
+import { pathToString } from "@bufbuild/protobuf/reflect";
+import { createValidator } from "@bufbuild/protovalidate";
+import { CompleteRequestSchema, Role, type CompleteRequest } from "../../gen/detour/v1/chat_pb.js";
+import { invalidRequest } from "../errors.js";
+
+const validator = createValidator();
+
+/** Throws INVALID_REQUEST for the first problem found. */
+export function validateRequest(req: CompleteRequest): void {
+  const result = validator.validate(CompleteRequestSchema, req);
+  if (result.kind === "error") throw invalidRequest("request", result.error.message);
+  if (result.kind === "invalid") {
+    const v = result.error.violations[0];
+    if (v) throw invalidRequest(pathToString(v.field) || "request", v.message);
+  }
+  const toolNames = new Set<string>();
+  req.tools.forEach((t, i) => {
+    if (toolNames.has(t.name)) throw invalidRequest(`tools[${i}].name`, `"${t.name}" is defined twice; tool names must be unique`);
+    toolNames.add(t.name);
+  });
+  const choice = req.toolChoice?.choice;
+  if (choice?.case === "function" && !toolNames.has(choice.value)) {
+    throw invalidRequest("tool_choice.function", `"${choice.value}" is not one of the request's tools (${[...toolNames].join(", ") || "none given"})`);
+  }
+  req.messages.forEach((m, i) => {
+    if (m.role === Role.TOOL && m.toolCallId === "") {
+      throw invalidRequest(`messages[${i}].tool_call_id`, "a tool message must name the tool call it answers");
+    }
+    if (m.toolCalls.length > 0 && m.role !== Role.ASSISTANT) {
+      throw invalidRequest(`messages[${i}].tool_calls`, "only assistant messages carry tool calls");
+    }
+    if (m.content.length === 0 && m.toolCalls.length === 0) {
+      throw invalidRequest(`messages[${i}].content`, "a message needs content (or tool_calls, for an assistant)");
+    }
+    m.content.forEach((p, j) => {
+      if (p.part.case === "image" && m.role !== Role.USER) {
+        throw invalidRequest(`messages[${i}].content[${j}].image`, "images are accepted in user messages only");
+      }
+      if (p.part.case === "image" && p.part.value.source.case === "data" && !p.part.value.mediaType) {
+        throw invalidRequest(`messages[${i}].content[${j}].image.media_type`, 'inline image data needs a media_type such as "image/png"');
+      }
+    });
+  });
+}

@@ -1,0 +1,79 @@
+/**
+ * The command line: flags, config, start, signals — nothing else.
+ */
+import { parseArgs } from "node:util";
+import { buildApp } from "./app.js";
+import { ConfigError } from "./config/load.js";
+import { resolveConfig } from "./config/source.js";
+
+const USAGE = `Usage: detour [--config FILE] [--port N] [--host ADDR]
+
+  --config FILE   YAML config (env DETOUR_CONFIG); default: the built-in simulated config
+  --port N        listen port (env PORT); default: the config's, else 8080
+  --host ADDR     listen address (env HOST); default: the config's, else 0.0.0.0
+  --help          show this help`;
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(2);
+}
+
+async function main(): Promise<void> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        config: { type: "string" },
+        port: { type: "string" },
+        host: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+    }));
+  } catch (e) {
+    fail(`${(e as Error).message}\n\n${USAGE}`);
+  }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const portText = values.port ?? process.env["PORT"];
+  const port = portText === undefined || portText === "" ? undefined : Number(portText);
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
+    fail(`--port: "${portText}" is not a port number; give a whole number from 0 to 65535`);
+  }
+  let loaded;
+  try {
+    loaded = await resolveConfig(values.config ?? process.env["DETOUR_CONFIG"]);
+  } catch (e) {
+    if (e instanceof ConfigError) fail(e.message);
+    throw e;
+  }
+  const app = buildApp(loaded.config);
+  const addr = await app.listen(port, values.host ?? (process.env["HOST"] || undefined));
+  const routes = app.gateway.routes().map((r) => r.route);
+  app.logger.info(
+    { address: addr.address, port: addr.port, config: loaded.builtin ? "built-in (simulated models)" : loaded.path, routes },
+    `Detour listening on http://${addr.address}:${addr.port}`,
+  );
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.logger.info({ signal }, "shutting down: draining in-flight calls");
+    app.shutdown().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        app.logger.error({ err: e }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`detour: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,29 @@
+/**
+ * Builds the configured providers, one adapter per wire format.
+ */
+import type { Config } from "../../gen/detour/v1/config_pb.js";
+import { createSimulatedProvider, type SimulatedDeps } from "./simulated.js";
+import type { Provider } from "./types.js";
+
+/** Dependencies shared by provider adapters; tests replace them. */
+export interface ProviderDeps {
+  simulated?: SimulatedDeps;
+}
+
+/** Provider adapters by name. */
+export type Providers = ReadonlyMap<string, Provider>;
+
+/** Creates one adapter per configured provider. */
+export function createProviders(config: Config, deps: ProviderDeps = {}): Providers {
+  const out = new Map<string, Provider>();
+  for (const p of config.providers) {
+    switch (p.kind.case) {
+      case "simulated":
+        out.set(p.name, createSimulatedProvider(p.name, p.kind.value, deps.simulated));
+        break;
+      default:
+        throw new Error(`providers: "${p.name}" uses the ${p.kind.case ?? "unset"} wire format, which this build does not serve yet`);
+    }
+  }
+  return out;
+}

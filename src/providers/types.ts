@@ -1,0 +1,59 @@
+/**
+ * The one interface every provider adapter implements: a canonical request in,
+ * an async iterable of internal events out. The engine always reads upstream
+ * as a stream, so unary calls take the same path. Failures are thrown as
+ * GatewayError from the iterator.
+ */
+import type { CompleteRequest } from "../../gen/detour/v1/chat_pb.js";
+import type { Capabilities, Pricing } from "../../gen/detour/v1/gateway_pb.js";
+import type { FinishReason, Usage } from "../../gen/detour/v1/result_pb.js";
+
+/** One event of an upstream answer, vendor-neutral. */
+export type ProviderEvent =
+  | { readonly type: "text"; readonly text: string }
+  | {
+      readonly type: "tool_call";
+      /** Which call within the answer, from 0. */
+      readonly index: number;
+      /** Set on the first delta of a call. */
+      readonly id?: string;
+      /** Set on the first delta of a call. */
+      readonly name?: string;
+      /** An argument fragment to append. */
+      readonly arguments: string;
+    }
+  | { readonly type: "usage"; readonly usage: Usage }
+  | { readonly type: "finish"; readonly reason: FinishReason };
+
+/** One call to a provider. */
+export interface ProviderCall {
+  /** The canonical request, with the target's overrides applied. */
+  readonly request: CompleteRequest;
+  /** The model's name at the provider. */
+  readonly model: string;
+  /** Aborted when the attempt must stop: caller cancel, deadline, threshold. */
+  readonly signal: AbortSignal;
+  /** Absolute deadline (epoch ms) for the call. */
+  readonly deadline: number;
+  /** The idempotency key, for vendors that accept one. */
+  readonly requestId: string;
+}
+
+/** What the catalog knows of a model. */
+export interface ModelEntry {
+  readonly name: string;
+  readonly capabilities: Capabilities;
+  readonly pricing: Pricing;
+}
+
+/** A configured upstream. */
+export interface Provider {
+  /** The provider's name in the config. */
+  readonly name: string;
+  /** The models this provider is known to serve (for ListModels). */
+  models(): readonly ModelEntry[];
+  /** Starts a call; the iterable yields the answer's events. */
+  stream(call: ProviderCall): AsyncIterable<ProviderEvent>;
+  /** Releases connection pools. */
+  close?(): Promise<void>;
+}

@@ -1,0 +1,27 @@
+/**
+ * Registers every Connect/gRPC/gRPC-Web service on one router: the gateway,
+ * the admin views, health and reflection.
+ */
+import type { ConnectRouter } from "@connectrpc/connect";
+import { AdminService } from "../../gen/detour/v1/admin_pb.js";
+import { GatewayService } from "../../gen/detour/v1/gateway_pb.js";
+import { Health } from "../../gen/grpc/health/v1/health_pb.js";
+import type { Gateway } from "../gateway/gateway.js";
+import { adminService } from "./admin-service.js";
+import { gatewayService } from "./gateway-service.js";
+import { healthService, type HealthState } from "./health.js";
+import { reflectionService } from "./reflection.js";
+import { ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.js";
+
+/** The services clients can call, for health and reflection. */
+export const SERVICES = [GatewayService, AdminService, Health] as const;
+
+/** Returns the router setup for connectNodeAdapter. */
+export function connectRoutes(gateway: Gateway, health: HealthState): (router: ConnectRouter) => void {
+  return (router) => {
+    router.service(GatewayService, gatewayService(gateway));
+    router.service(AdminService, adminService(gateway));
+    router.service(Health, healthService(health));
+    router.service(ServerReflection, reflectionService(SERVICES));
+  };
+}

@@ -1,0 +1,41 @@
+/**
+ * detour.v1.GatewayService over Connect, gRPC and gRPC-Web: unwraps the
+ * call's deadline and cancel signal, runs the engine, and maps its errors.
+ */
+import { ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import type { GatewayService } from "../../gen/detour/v1/gateway_pb.js";
+import { invalidRequest, toGatewayError } from "../errors.js";
+import { toConnectError } from "../errors-connect.js";
+import type { CallOptions, Gateway } from "../gateway/gateway.js";
+
+function callOptions(ctx: HandlerContext): CallOptions {
+  return { signal: ctx.signal, timeoutMs: ctx.timeoutMs() };
+}
+
+function mapError(e: unknown): ConnectError {
+  return toConnectError(toGatewayError(e));
+}
+
+/** The GatewayService implementation over the engine. */
+export function gatewayService(gateway: Gateway): ServiceImpl<typeof GatewayService> {
+  return {
+    async complete(req, ctx) {
+      try {
+        return await gateway.complete(req, callOptions(ctx));
+      } catch (e) {
+        throw mapError(e);
+      }
+    },
+    async *streamComplete(req, ctx) {
+      try {
+        if (!req.request) throw invalidRequest("request", "is required: put the chat (model, messages, …) under \"request\"");
+        yield* gateway.stream(req.request, callOptions(ctx));
+      } catch (e) {
+        throw mapError(e);
+      }
+    },
+    listModels() {
+      return gateway.listModels();
+    },
+  };
+}

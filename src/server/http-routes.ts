@@ -1,0 +1,41 @@
+/**
+ * The plain-HTTP entry: liveness and readiness, then everything else to the
+ * Connect adapter (which serves gRPC, gRPC-Web and Connect, and answers
+ * unknown paths with 404).
+ */
+import type { Http2ServerResponse } from "node:http2";
+import type { ServerResponse } from "node:http";
+import type { NodeHandler } from "./listener.js";
+import type { HealthState } from "./health.js";
+
+/** What the HTTP routes need. */
+export interface HttpRoutesDeps {
+  readonly connect: NodeHandler;
+  readonly health: HealthState;
+  readonly draining: () => boolean;
+}
+
+function json(res: ServerResponse | Http2ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader("content-type", "application/json");
+  res.setHeader("content-length", Buffer.byteLength(text));
+  res.end(text);
+}
+
+/** Composes the top-level handler. */
+export function httpRoutes(deps: HttpRoutesDeps): NodeHandler {
+  return (req, res) => {
+    // During drain, HTTP/1.1 connections close after their current call.
+    if (deps.draining() && req.httpVersionMajor === 1) res.setHeader("connection", "close");
+    const path = (req.url ?? "/").split("?", 1)[0];
+    if (req.method === "GET" || req.method === "HEAD") {
+      if (path === "/healthz") return json(res, 200, { status: "ok" });
+      if (path === "/readyz") {
+        const ready = deps.health.serving() && !deps.draining();
+        return json(res, ready ? 200 : 503, { status: ready ? "ready" : "draining" });
+      }
+    }
+    deps.connect(req, res);
+  };
+}
