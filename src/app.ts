@@ -55,6 +55,9 @@ export function buildApp(config: Config, deps: AppDeps = {}): App {
   const connect = connectNodeAdapter({
     routes: connectRoutes(gateway, health),
     readMaxBytes: maxBytes,
+    // A misspelt field or enum value must be an error naming it, never a
+    // silently dropped parameter.
+    jsonOptions: { ignoreUnknownFields: false },
     shutdownSignal: shutdown.signal,
   });
   let draining = false;

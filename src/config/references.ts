@@ -13,7 +13,7 @@ export function checkReferences(config: Config): string[] {
   const providers = new Map<string, Config["providers"][number]>();
   config.providers.forEach((p, i) => {
     if (providers.has(p.name)) problems.push(`providers[${i}].name: "${p.name}" is already used by another provider`);
-    providers.set(p.name, p);
+    if (!providers.has(p.name)) providers.set(p.name, p);
     if (p.kind.case === "simulated") {
       const seen = new Set<string>();
       p.kind.value.models.forEach((m, j) => {

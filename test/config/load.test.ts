@@ -1,0 +1,180 @@
+import assert from "node:assert/strict";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { CommitPolicy } from "../../gen/detour/v1/chat_pb.js";
+import { SimulatedFaultKind } from "../../gen/detour/v1/config_pb.js";
+import { ConfigError, loadConfigFile, parseConfig } from "../../src/config/load.js";
+import { BUILTIN_CONFIG_PATH } from "../../src/config/source.js";
+
+const PROVIDERS = `
+providers:
+  - name: sim
+    simulated:
+      models: [{ name: a }, { name: b }]
+`;
+
+/** Parses and returns the problems, failing if the config was accepted. */
+function problems(yaml: string): string[] {
+  try {
+    parseConfig(yaml, "bad.yaml");
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
+    assert.match(e.message, /^invalid config bad\.yaml:/);
+    return [...e.problems];
+  }
+  assert.fail("the config was accepted");
+}
+
+describe("config loading", () => {
+  test("the built-in config loads and has the default route with a fallback", async () => {
+    const config = await loadConfigFile(BUILTIN_CONFIG_PATH);
+    const route = config.routes.find((r) => r.name === "default");
+    assert.ok(route, "default route");
+    assert.ok(route.targets.length >= 2, "a fallback target");
+    const flaky = config.providers[0]?.kind;
+    assert.equal(flaky?.case, "simulated");
+  });
+
+  test("snake_case and camelCase keys and short enum names are accepted", () => {
+    const config = parseConfig(
+      `${PROVIDERS}
+routes:
+  - name: r
+    commitPolicy: restart
+    targets: [{ model: sim/a, ttft_timeout: 4s, totalTimeout: 30s }]
+`,
+      "ok.yaml",
+    );
+    assert.equal(config.routes[0]?.commitPolicy, CommitPolicy.RESTART);
+    assert.equal(config.routes[0]?.targets[0]?.ttftTimeout, "4s");
+    assert.equal(config.routes[0]?.targets[0]?.totalTimeout, "30s");
+  });
+
+  test("full enum names work too", () => {
+    const config = parseConfig(
+      `providers: [{ name: s, simulated: { models: [{ name: m, faults: [{ kind: SIMULATED_FAULT_KIND_HANG, rate: 1 }] }] } }]`,
+      "ok.yaml",
+    );
+    const kind = config.providers[0]?.kind;
+    assert.equal(kind?.case === "simulated" ? kind.value.models[0]?.faults[0]?.kind : undefined, SimulatedFaultKind.HANG);
+  });
+
+  test("a YAML syntax error names the line", () => {
+    const [p] = problems("routes:\n  - name: [unclosed\n");
+    assert.match(p ?? "", /^YAML: .*line \d+/);
+  });
+
+  test("an unknown field names its path and the likely fix", () => {
+    const [p] = problems(`${PROVIDERS}
+routes:
+  - name: r
+    targets: [{ model: sim/a, ttft_timout: 4s }]
+`);
+    assert.match(p ?? "", /^routes\[0\]\.targets\[0\]\.ttft_timout: unknown field \(did you mean "ttft_timeout"\?\)/);
+  });
+
+  test("a duration without a unit says how to write one", () => {
+    const [p] = problems(`${PROVIDERS}
+routes: [{ name: r, targets: [{ model: sim/a, ttft_timeout: 4 }] }]
+`);
+    assert.match(p ?? "", /routes\[0\]\.targets\[0\]\.ttft_timeout: expected a string, got number 4 \(durations need a unit, e\.g\. "4s"\)/);
+  });
+
+  test("a malformed duration string is refused by the schema", () => {
+    const [p] = problems(`${PROVIDERS}
+routes: [{ name: r, deadline: 4 seconds, targets: [{ model: sim/a }] }]
+`);
+    assert.match(p ?? "", /^routes\[0\]\.deadline: /);
+  });
+
+  test("a wrong enum value lists the choices", () => {
+    const [p] = problems(`${PROVIDERS}
+routes: [{ name: r, commit_policy: sometimes, targets: [{ model: sim/a }] }]
+`);
+    assert.equal(p, 'routes[0].commit_policy: "sometimes" is not one of: fail, continue, restart');
+  });
+
+  test("a wrong type says what was expected", () => {
+    const found = problems(`server: { port: eighty }\n${PROVIDERS}`);
+    assert.deepEqual(found, ['server.port: expected a number, got "eighty"']);
+  });
+
+  test("protovalidate rules report the field path", () => {
+    const found = problems(`${PROVIDERS}
+routes: [{ name: r, targets: [] }]
+`);
+    assert.equal(found.length, 1);
+    assert.match(found[0] ?? "", /^routes\[0\]\.targets: .*at least 1/);
+  });
+
+  test("a fault rate above 1 is refused", () => {
+    const [p] = problems(`providers: [{ name: s, simulated: { models: [{ name: m, faults: [{ kind: hang, rate: 1.5 }] }] } }]`);
+    assert.match(p ?? "", /^providers\[0\]\.simulated\.models\[0\]\.faults\[0\]\.rate: .*1/);
+  });
+
+  test("a provider must say which wire format it speaks", () => {
+    const [p] = problems(`providers: [{ name: s }]`);
+    assert.match(p ?? "", /^providers\[0\]\.kind: /);
+  });
+
+  test("two wire formats on one provider are refused", () => {
+    const [p] = problems(`providers: [{ name: s, simulated: { models: [{ name: m }] }, openai: {} }]`);
+    assert.match(p ?? "", /^providers\[0\]\.openai: only one of simulated, openai, anthropic, gemini may be set/);
+  });
+
+  test("a target naming an unknown provider suggests the right one", () => {
+    const [p] = problems(`${PROVIDERS}
+routes: [{ name: r, targets: [{ model: sin/a }] }]
+`);
+    assert.equal(p, 'routes[0].targets[0].model: no provider named "sin" (did you mean "sim"?); configured providers: sim');
+  });
+
+  test("a target naming a missing simulated model lists the models", () => {
+    const [p] = problems(`${PROVIDERS}
+routes: [{ name: r, targets: [{ model: sim/c }] }]
+`);
+    assert.equal(p, 'routes[0].targets[0].model: simulated provider "sim" has no model "c"; it has: a, b');
+  });
+
+  test("a target without provider/model form is refused", () => {
+    const [p] = problems(`${PROVIDERS}
+routes: [{ name: r, targets: [{ model: gpt-4o }] }]
+`);
+    assert.match(p ?? "", /^routes\[0\]\.targets\[0\]\.model: /);
+  });
+
+  test("duplicate route and provider names are refused", () => {
+    const found = problems(`${PROVIDERS}
+  - name: sim
+    simulated: { models: [{ name: z }] }
+routes:
+  - { name: r, targets: [{ model: sim/a }] }
+  - { name: r, targets: [{ model: sim/b }] }
+`);
+    assert.deepEqual(found, [
+      'providers[1].name: "sim" is already used by another provider',
+      'routes[1].name: "r" is already used by another route',
+    ]);
+  });
+
+  test("every problem is reported at once, not only the first", () => {
+    const found = problems(`server: { port: 99999, drain_timeout: soon }\n${PROVIDERS}`);
+    assert.equal(found.length, 2);
+    assert.ok(found.some((p) => p.startsWith("server.port:")));
+    assert.ok(found.some((p) => p.startsWith("server.drain_timeout:")));
+  });
+
+  test("a missing file says to check the path", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "detour-"));
+    await assert.rejects(loadConfigFile(join(dir, "nope.yaml")), (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      assert.match(e.message, /cannot read the file \(ENOENT\): check the path given to --config or DETOUR_CONFIG/);
+      return true;
+    });
+    const file = join(dir, "ok.yaml");
+    await writeFile(file, PROVIDERS);
+    assert.equal((await loadConfigFile(file)).providers.length, 1);
+  });
+});

@@ -1,0 +1,118 @@
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { describe, test } from "node:test";
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { GatewayService, StreamCompleteRequestSchema } from "../../gen/detour/v1/gateway_pb.js";
+import { Health, HealthCheckRequestSchema, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
+import { userRequest } from "../helpers/requests.js";
+
+const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
+
+interface Running {
+  child: ChildProcess;
+  url: string;
+  exit: Promise<number | null>;
+}
+
+/** Starts `detour` as a real process on a free port and waits for it to listen. */
+async function startProcess(yaml: string, args: string[] = []): Promise<Running> {
+  const dir = await mkdtemp(join(tmpdir(), "detour-drain-"));
+  const file = join(dir, "config.yaml");
+  await writeFile(file, yaml);
+  const child = spawn(process.execPath, ["--import", "tsx", MAIN, "--config", file, "--port", "0", "--host", "127.0.0.1", ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const exit = once(child, "exit").then(([code]) => code as number | null);
+  const lines = createInterface({ input: child.stdout! });
+  for await (const line of lines) {
+    const m = /"port":(\d+)/.exec(line);
+    if (m) return { child, url: `http://127.0.0.1:${m[1]}`, exit };
+  }
+  throw new Error(`detour exited before listening (code ${await exit})`);
+}
+
+const CONFIG = (drain: string) => `
+server: { drain_timeout: ${drain} }
+providers:
+  - name: sim
+    simulated:
+      models:
+        - { name: slow, tokens_per_second: 25, output: { kind: lorem, words: 25 } }
+`;
+
+describe("SIGTERM drains in-flight calls", () => {
+  test("an in-flight stream finishes, health turns NOT_SERVING, the process exits 0", async () => {
+    const p = await startProcess(CONFIG("10s"));
+    const transport = createConnectTransport({ baseUrl: p.url, httpVersion: "2" });
+    const client = createClient(GatewayService, transport);
+    const health = createClient(Health, transport);
+    let text = "";
+    let done = 0;
+    let signalled = false;
+    for await (const ev of client.streamComplete(create(StreamCompleteRequestSchema, { request: userRequest("sim/slow") }))) {
+      if (ev.event.case === "content") {
+        text += ev.event.value.text;
+        if (!signalled) {
+          signalled = true;
+          const watch = health.watch(create(HealthCheckRequestSchema, { service: "" }))[Symbol.asyncIterator]();
+          assert.equal((await watch.next()).value?.status, HealthCheckResponse_ServingStatus.SERVING);
+          p.child.kill("SIGTERM");
+          assert.equal((await watch.next()).value?.status, HealthCheckResponse_ServingStatus.NOT_SERVING);
+          await watch.return?.();
+        }
+      }
+      if (ev.event.case === "done") done++;
+    }
+    assert.equal(done, 1, "the stream ended with its done event");
+    assert.equal(text.split(" ").length, 25, "every word arrived");
+    assert.equal(await p.exit, 0);
+    await assert.rejects(fetch(`${p.url}/healthz`), "the listener is closed");
+  });
+
+  test("a call still running at the drain timeout ends with UNAVAILABLE, not a cut", async () => {
+    const p = await startProcess(CONFIG("300ms"));
+    const client = createClient(GatewayService, createConnectTransport({ baseUrl: p.url, httpVersion: "1.1" }));
+    const err = await (async () => {
+      let signalled = false;
+      for await (const ev of client.streamComplete(create(StreamCompleteRequestSchema, { request: userRequest("sim/slow") }))) {
+        if (ev.event.case === "content" && !signalled) {
+          signalled = true;
+          p.child.kill("SIGTERM");
+        }
+      }
+    })().then(
+      () => assert.fail("the stream should not complete"),
+      (e: unknown) => ConnectError.from(e),
+    );
+    assert.ok([Code.Unavailable, Code.Canceled].includes(err.code), `got ${Code[err.code]}: ${err.message}`);
+    assert.equal(await p.exit, 0);
+  });
+
+  test("a bad config stops startup with the field path and exit code 2", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "detour-bad-"));
+    const file = join(dir, "bad.yaml");
+    await writeFile(file, "routes: [{ name: r, targets: [{ model: nowhere/x }] }]\n");
+    const child = spawn(process.execPath, ["--import", "tsx", MAIN, "--config", file], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+    const [code] = await once(child, "exit");
+    assert.equal(code, 2);
+    assert.match(stderr, /invalid config .*bad\.yaml:\n {2}- routes\[0\]\.targets\[0\]\.model: no provider named "nowhere"/);
+  });
+
+  test("a bad flag says what is wrong and shows usage", async () => {
+    const child = spawn(process.execPath, ["--import", "tsx", MAIN, "--port", "eighty"], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+    const [code] = await once(child, "exit");
+    assert.equal(code, 2);
+    assert.match(stderr, /--port: "eighty" is not a port number/);
+  });
+});
