@@ -10,8 +10,9 @@ import type { Gateway } from "../gateway/gateway.js";
 import { adminService } from "./admin-service.js";
 import { gatewayService } from "./gateway-service.js";
 import { healthService, type HealthState } from "./health.js";
-import { reflectionService } from "./reflection.js";
+import { reflectionServices } from "./reflection.js";
 import { ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.js";
+import { ServerReflection as ServerReflectionV1alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 
 /** The services clients can call, for health and reflection. */
 export const SERVICES = [GatewayService, AdminService, Health] as const;
@@ -22,6 +23,8 @@ export function connectRoutes(gateway: Gateway, health: HealthState): (router: C
     router.service(GatewayService, gatewayService(gateway));
     router.service(AdminService, adminService(gateway));
     router.service(Health, healthService(health));
-    router.service(ServerReflection, reflectionService(SERVICES));
+    const reflection = reflectionServices(SERVICES);
+    router.service(ServerReflection, reflection.v1);
+    router.service(ServerReflectionV1alpha, reflection.v1alpha);
   };
 }

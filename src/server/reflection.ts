@@ -3,31 +3,57 @@
  * descriptors compiled into gen/, so grpcurl, `buf curl` and Postman can call
  * Detour without a copy of the proto.
  */
-import { create, createRegistry, toBinary, type DescFile, type DescService, type Registry } from "@bufbuild/protobuf";
+import { create, createRegistry, toBinary, type DescFile, type DescService, type MessageInitShape, type Registry } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { Code, type ServiceImpl } from "@connectrpc/connect";
 import {
   ServerReflection,
   ServerReflectionResponseSchema,
   type ServerReflectionRequest,
-  type ServerReflectionResponse,
 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
+import * as v1alpha from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 
-/** The reflection implementation for the given services. */
-export function reflectionService(services: readonly DescService[]): ServiceImpl<typeof ServerReflection> {
+/** A response without its type: v1 and v1alpha share every field. */
+type Answer = Omit<MessageInitShape<typeof ServerReflectionResponseSchema>, "originalRequest" | "$typeName">;
+
+/** The v1 service, and v1alpha for older grpcurl and Postman versions. */
+export interface ReflectionServices {
+  readonly v1: ServiceImpl<typeof ServerReflection>;
+  readonly v1alpha: ServiceImpl<typeof v1alpha.ServerReflection>;
+}
+
+/** Reflection implementations for the given services. */
+export function reflectionServices(services: readonly DescService[]): ReflectionServices {
   const files = new Map<string, DescFile>();
   const collect = (f: DescFile) => {
-    if (files.has(f.name)) return;
-    files.set(f.name, f);
+    // DescFile.name drops ".proto"; reflection clients ask by the full name.
+    if (files.has(f.proto.name)) return;
+    files.set(f.proto.name, f);
     f.dependencies.forEach(collect);
   };
   for (const s of services) collect(s.file);
   collect(ServerReflection.file);
+  collect(v1alpha.ServerReflection.file);
   const index: Index = { registry: createRegistry(...files.values()), files };
-  const names = [...services.map((s) => s.typeName), ServerReflection.typeName];
+  const names = [...services.map((s) => s.typeName), ServerReflection.typeName, v1alpha.ServerReflection.typeName];
   return {
-    async *serverReflectionInfo(requests) {
-      for await (const req of requests) yield answer(index, names, req);
+    v1: {
+      async *serverReflectionInfo(requests) {
+        for await (const req of requests) {
+          yield create(ServerReflectionResponseSchema, { ...answer(index, names, req), originalRequest: req });
+        }
+      },
+    },
+    v1alpha: {
+      async *serverReflectionInfo(requests) {
+        for await (const req of requests) {
+          // The two versions' messages differ only in their type names.
+          const init = answer(index, names, req as unknown as ServerReflectionRequest) as unknown as MessageInitShape<
+            typeof v1alpha.ServerReflectionResponseSchema
+          >;
+          yield create(v1alpha.ServerReflectionResponseSchema, { ...init, originalRequest: req });
+        }
+      },
     },
   };
 }
@@ -37,23 +63,23 @@ interface Index {
   readonly files: ReadonlyMap<string, DescFile>;
 }
 
-function answer(index: Index, services: readonly string[], req: ServerReflectionRequest): ServerReflectionResponse {
+function answer(index: Index, services: readonly string[], req: ServerReflectionRequest): Answer {
   const { registry } = index;
-  const base = { validHost: req.host, originalRequest: req };
-  const files = (file: DescFile | undefined, what: string): ServerReflectionResponse => {
+  const base = { validHost: req.host };
+  const files = (file: DescFile | undefined, what: string): Answer => {
     if (!file) return notFound(base, what);
-    return create(ServerReflectionResponseSchema, {
+    return {
       ...base,
       messageResponse: { case: "fileDescriptorResponse", value: { fileDescriptorProto: withDependencies(file) } },
-    });
+    };
   };
   const r = req.messageRequest;
   switch (r.case) {
     case "listServices":
-      return create(ServerReflectionResponseSchema, {
+      return {
         ...base,
         messageResponse: { case: "listServicesResponse", value: { service: services.map((name) => ({ name })) } },
-      });
+      };
     case "fileByFilename":
       return files(index.files.get(r.value), `file "${r.value}"`);
     case "fileContainingSymbol":
@@ -70,24 +96,24 @@ function answer(index: Index, services: readonly string[], req: ServerReflection
       for (const f of index.files.values()) {
         for (const e of f.extensions) if (e.extendee.typeName === msg.typeName) numbers.push(e.number);
       }
-      return create(ServerReflectionResponseSchema, {
+      return {
         ...base,
         messageResponse: { case: "allExtensionNumbersResponse", value: { baseTypeName: msg.typeName, extensionNumber: numbers } },
-      });
+      };
     }
     default:
-      return create(ServerReflectionResponseSchema, {
+      return {
         ...base,
         messageResponse: { case: "errorResponse", value: { errorCode: Code.Unimplemented, errorMessage: "unsupported request" } },
-      });
+      };
   }
 }
 
-function notFound(base: { validHost: string; originalRequest: ServerReflectionRequest }, what: string): ServerReflectionResponse {
-  return create(ServerReflectionResponseSchema, {
+function notFound(base: { validHost: string }, what: string): Answer {
+  return {
     ...base,
     messageResponse: { case: "errorResponse", value: { errorCode: Code.NotFound, errorMessage: `${what} not found` } },
-  });
+  };
 }
 
 /** Finds the file defining a message, enum, service, method or extension. */

@@ -9,6 +9,10 @@ import { ErrorInfoSchema, RetryInfoSchema } from "../../gen/google/rpc/error_det
 import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
 import { Health, HealthCheckRequestSchema, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection, ServerReflectionRequestSchema } from "../../gen/grpc/reflection/v1/reflection_pb.js";
+import {
+  ServerReflection as V1alphaReflection,
+  ServerReflectionRequestSchema as V1alphaRequestSchema,
+} from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { createProviders } from "../../src/providers/registry.js";
 import { parseConfig } from "../../src/config/load.js";
 import { SIM_CONFIG, startApp, type TestApp } from "../helpers/app.js";
@@ -149,11 +153,31 @@ describe("gRPC over h2c (grpc-js client)", () => {
     const [list, file] = replies as { messageResponse: { case: string; value: { service?: { name: string }[]; fileDescriptorProto?: Uint8Array[] } } }[];
     assert.deepEqual(
       list?.messageResponse.value.service?.map((s) => s.name),
-      ["detour.v1.GatewayService", "detour.v1.AdminService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"],
+      [
+        "detour.v1.GatewayService",
+        "detour.v1.AdminService",
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection",
+      ],
     );
     const protos = file?.messageResponse.value.fileDescriptorProto?.map((b) => fromBinary(FileDescriptorProtoSchema, b)) ?? [];
     assert.equal(protos[0]?.name, "detour/v1/gateway.proto");
     assert.ok(protos[0]?.service.some((s) => s.name === "GatewayService"));
     assert.ok(protos.some((p) => p.name === "detour/v1/chat.proto"), "dependencies come along");
+  });
+
+  test("reflection v1alpha answers too, for older grpcurl and Postman", async () => {
+    const call = bidiStream(client, V1alphaReflection.method.serverReflectionInfo);
+    const reply = new Promise<{ messageResponse: { case: string; value: unknown } }>((resolve, reject) => {
+      call.on("data", (m: { messageResponse: { case: string; value: unknown } }) => {
+        resolve(m);
+        call.end();
+      });
+      call.on("error", reject);
+    });
+    call.write(create(V1alphaRequestSchema, { messageRequest: { case: "fileByFilename", value: "detour/v1/chat.proto" } }));
+    const res = await reply;
+    assert.equal(res.messageResponse.case, "fileDescriptorResponse");
   });
 });
