@@ -84,6 +84,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): App {
       const { forced } = await listener.drain(timeoutMs);
       clearTimeout(warn);
       await Promise.all([...providers.values()].map((p) => p.close?.()));
+      gateway.breakers.close();
       logger.info({ forced }, forced ? "drain timed out; closed remaining connections" : "drained");
     },
   };

@@ -9,7 +9,11 @@
 import { Code } from "@connectrpc/connect";
 import type { Attempt, TargetRef } from "../gen/detour/v1/result_pb.js";
 
-/** What the attempt loop does by default after a hop fails with a reason. */
+/**
+ * What the attempt loop does by default after a hop fails with a reason:
+ * retry the same target (while its retries last, then fall back), fall back
+ * to the next target at once, or fail the request.
+ */
 export type Action = "retry" | "fallback" | "fail";
 
 interface ReasonSpec {
@@ -31,7 +35,8 @@ export const REASONS = {
   // The caller's fault: deterministic, never worth another target.
   INVALID_REQUEST: spec(Code.InvalidArgument, 400, "invalid_request_error", "fail"),
   UNKNOWN_MODEL: spec(Code.NotFound, 404, "invalid_request_error", "fail"),
-  CAPABILITY_MISMATCH: spec(Code.FailedPrecondition, 400, "invalid_request_error", "fail"),
+  // A target that cannot honour a parameter: another target may.
+  CAPABILITY_MISMATCH: spec(Code.FailedPrecondition, 400, "invalid_request_error", "fallback"),
   COST_LIMIT: spec(Code.FailedPrecondition, 400, "invalid_request_error", "fail"),
   CONTEXT_LENGTH_EXCEEDED: spec(Code.InvalidArgument, 400, "invalid_request_error", "fallback"),
   CONTENT_FILTERED: spec(Code.InvalidArgument, 400, "invalid_request_error", "fail"),
@@ -39,19 +44,24 @@ export const REASONS = {
   PERMISSION_DENIED: spec(Code.PermissionDenied, 403, "permission_error", "fail"),
   IDEMPOTENCY_MISMATCH: spec(Code.InvalidArgument, 422, "invalid_request_error", "fail"),
   BUDGET_EXCEEDED: spec(Code.ResourceExhausted, 429, "rate_limit_error", "fail"),
-  // Upstream trouble: transient, worth a retry or another target.
-  RATE_LIMITED: spec(Code.ResourceExhausted, 429, "rate_limit_error", "fallback"),
-  UPSTREAM_OVERLOADED: spec(Code.Unavailable, 503, "server_error", "fallback"),
-  UPSTREAM_UNAVAILABLE: spec(Code.Unavailable, 503, "server_error", "fallback"),
-  UPSTREAM_ERROR: spec(Code.Unavailable, 502, "server_error", "fallback"),
-  UPSTREAM_TIMEOUT: spec(Code.Unavailable, 504, "server_error", "fallback"),
-  CONNECTION_FAILED: spec(Code.Unavailable, 502, "server_error", "fallback"),
+  // Upstream trouble that may pass: retried on the same target while its
+  // retries and the retry budget last, then the next target.
+  RATE_LIMITED: spec(Code.ResourceExhausted, 429, "rate_limit_error", "retry"),
+  UPSTREAM_OVERLOADED: spec(Code.Unavailable, 503, "server_error", "retry"),
+  UPSTREAM_UNAVAILABLE: spec(Code.Unavailable, 503, "server_error", "retry"),
+  UPSTREAM_ERROR: spec(Code.Unavailable, 502, "server_error", "retry"),
+  UPSTREAM_TIMEOUT: spec(Code.Unavailable, 504, "server_error", "retry"),
+  CONNECTION_FAILED: spec(Code.Unavailable, 502, "server_error", "retry"),
+  INTER_TOKEN_TIMEOUT: spec(Code.Unavailable, 504, "server_error", "retry"),
+  STREAM_DROPPED: spec(Code.Unavailable, 502, "server_error", "retry"),
+  MALFORMED_RESPONSE: spec(Code.Unavailable, 502, "server_error", "retry"),
+  // Trouble that will not pass on this target: straight to the next one.
+  // A provider's billing or quota is exhausted.
+  QUOTA_EXHAUSTED: spec(Code.ResourceExhausted, 429, "rate_limit_error", "fallback"),
+  // Too slow to start: a retry would be as slow.
   TTFT_TIMEOUT: spec(Code.Unavailable, 504, "server_error", "fallback"),
-  INTER_TOKEN_TIMEOUT: spec(Code.Unavailable, 504, "server_error", "fallback"),
-  STREAM_DROPPED: spec(Code.Unavailable, 502, "server_error", "fallback"),
-  MALFORMED_RESPONSE: spec(Code.Unavailable, 502, "server_error", "fallback"),
   BREAKER_OPEN: spec(Code.Unavailable, 503, "server_error", "fallback"),
-  // The gateway's configuration for one provider is wrong: another provider may work.
+  // The gateway's configuration for one provider is wrong: another may work.
   UPSTREAM_AUTH: spec(Code.Internal, 502, "server_error", "fallback"),
   MODEL_NOT_FOUND: spec(Code.NotFound, 502, "server_error", "fallback"),
   UPSTREAM_BAD_REQUEST: spec(Code.InvalidArgument, 400, "invalid_request_error", "fail"),

@@ -9,6 +9,7 @@ import { pathToString } from "@bufbuild/protobuf/reflect";
 import { createValidator } from "@bufbuild/protovalidate";
 import { parseDocument } from "yaml";
 import { ConfigSchema, type Config } from "../../gen/detour/v1/config_pb.js";
+import { addAutoProviders } from "./auto-providers.js";
 import { checkReferences } from "./references.js";
 import { normalizeForMessage } from "./normalize.js";
 
@@ -25,8 +26,14 @@ export class ConfigError extends Error {
 
 const validator = createValidator();
 
+/** Options of parsing. */
+export interface ParseOptions {
+  /** Where auto providers look for API keys. Default: process.env. */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
 /** Parses and validates config text; `source` names it in errors. */
-export function parseConfig(text: string, source: string): Config {
+export function parseConfig(text: string, source: string, opts: ParseOptions = {}): Config {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(source, doc.errors.map((e) => `YAML: ${e.message.split("\n")[0]}`));
@@ -47,13 +54,14 @@ export function parseConfig(text: string, source: string): Config {
       result.error.violations.map((v) => `${pathToString(v.field) || "(top level)"}: ${v.message}`),
     );
   }
+  addAutoProviders(config, opts.env ?? process.env);
   const refProblems = checkReferences(config);
   if (refProblems.length > 0) throw new ConfigError(source, refProblems);
   return config;
 }
 
 /** Reads, parses and validates a config file. */
-export async function loadConfigFile(path: string): Promise<Config> {
+export async function loadConfigFile(path: string, opts: ParseOptions = {}): Promise<Config> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
@@ -61,5 +69,5 @@ export async function loadConfigFile(path: string): Promise<Config> {
     const code = (e as NodeJS.ErrnoException).code ?? "error";
     throw new ConfigError(path, [`cannot read the file (${code}): check the path given to --config or DETOUR_CONFIG`]);
   }
-  return parseConfig(text, path);
+  return parseConfig(text, path, opts);
 }

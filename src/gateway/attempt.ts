@@ -41,6 +41,8 @@ export interface AttemptContext {
   readonly signal: AbortSignal;
   /** The chain's absolute deadline (epoch ms). */
   readonly deadline: number;
+  /** When this attempt must end to leave the later targets their slice. */
+  readonly sliceEnd: number;
   readonly now: () => number;
 }
 
@@ -76,18 +78,13 @@ export async function* runAttempt(run: AttemptRun, ctx: AttemptContext): AsyncGe
   const hop = target.ref;
   const timers: NodeJS.Timeout[] = [];
   const totalEnd = target.totalTimeoutMs > 0 ? run.startedAt + target.totalTimeoutMs : Infinity;
-  const end = Math.min(ctx.deadline, totalEnd);
-  timers.push(
-    setTimeout(
-      () =>
-        abort(
-          end === ctx.deadline
-            ? new GatewayError("DEADLINE_EXCEEDED", "the call's deadline passed", { hop })
-            : new GatewayError("UPSTREAM_TIMEOUT", `no complete answer within the target's total_timeout`, { hop }),
-        ),
-      Math.max(0, end - ctx.now()),
-    ),
-  );
+  const end = Math.min(ctx.deadline, ctx.sliceEnd, totalEnd);
+  const timeout = (): GatewayError => {
+    if (end === ctx.deadline) return new GatewayError("DEADLINE_EXCEEDED", "the call's deadline passed", { hop });
+    if (end === totalEnd) return new GatewayError("UPSTREAM_TIMEOUT", `no complete answer within total_timeout ${target.totalTimeoutMs}ms`, { hop });
+    return new GatewayError("UPSTREAM_TIMEOUT", "no answer in time to leave the next targets their min_slice", { hop });
+  };
+  timers.push(setTimeout(() => abort(timeout()), Math.max(0, end - ctx.now())));
   const ttftTimer =
     target.ttftTimeoutMs > 0
       ? setTimeout(

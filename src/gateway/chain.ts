@@ -1,18 +1,28 @@
 /**
- * The attempt loop: walks a plan's targets until one answers, emitting stream
- * events as it goes. It is the only loop in Detour; unary calls run it in
- * buffered mode (nothing reaches the caller until an attempt succeeds, so any
- * failure can fall back) and streaming calls run it live.
+ * The attempt loop: walks a request's targets until one answers, emitting
+ * stream events as it goes. It is the only loop in Detour; unary calls run it
+ * in buffered mode (nothing reaches the caller until an attempt succeeds, so
+ * any failure can fall back) and streaming calls run it live.
+ *
+ * After a failed attempt the decision table says: retry the same target
+ * (after a backoff, or the upstream's Retry-After when it fits the deadline;
+ * while the target's retries and the route's retry budget last), fall back to
+ * the next target, or fail. Every attempt, skip and wait is in the trail.
  */
-import { create } from "@bufbuild/protobuf";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { CompleteRequest } from "../../gen/detour/v1/chat_pb.js";
-import { AttemptOutcome, CostSchema, Decision, type Attempt } from "../../gen/detour/v1/result_pb.js";
-import { GatewayError } from "../errors.js";
+import { AttemptOutcome, Decision, type Attempt } from "../../gen/detour/v1/result_pb.js";
+import type { Breakers, Ticket } from "../breakers/breakers.js";
+import { GatewayError, REASONS, type Action } from "../errors.js";
 import type { Providers } from "../providers/registry.js";
 import { attemptRecord, newAttempt, runAttempt, type AttemptRun } from "./attempt.js";
 import type { PriceBook } from "./cost.js";
-import { contentEvent, doneEvent, hopEvent, startedEvent, toolCallEvent, usageEvent, type GatewayEvent } from "./events.js";
+import { eligibleTargets, noCandidates, worstCaseCost } from "./eligibility.js";
+import { contentEvent, hopEvent, startedEvent, toolCallEvent, type GatewayEvent } from "./events.js";
+import { finalError, successEvents } from "./outcome.js";
+import { orderTargets } from "./order.js";
 import type { Plan, PlannedTarget } from "./plan.js";
+import { backoffMs, type RetryBudget } from "./retry.js";
 
 /** One run of the chain. */
 export interface ChainInput {
@@ -31,120 +41,134 @@ export interface ChainInput {
 export interface ChainDeps {
   readonly providers: Providers;
   readonly prices: PriceBook;
+  readonly breakers: Breakers;
+  readonly budget: (route: string) => RetryBudget;
   readonly now: () => number;
+  readonly random: () => number;
+  /** Waits before a retry; aborted by the caller. */
+  readonly wait?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
 /** Runs the chain; yields events and ends with Done, or throws a GatewayError. */
 export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenerator<GatewayEvent> {
-  const { plan } = input;
+  const { plan, request } = input;
+  const wait = deps.wait ?? ((ms: number, signal: AbortSignal) => sleep(ms, undefined, { signal }));
+  const eligibility = eligibleTargets(plan.targets, plan, request, !input.buffered, deps.providers, deps.prices);
+  const ordered = orderTargets(plan, deps.random, (t) => worstCaseCost(t, eligibility.needs, deps.providers, deps.prices));
   const attempts: Attempt[] = [];
-  const steps = schedule(plan.targets);
+  for (const s of eligibility.setAside) attempts.push(skipped(s.target, attempts.length, new GatewayError(s.reason, s.why, { hop: s.target.ref }), deps.now()));
+  const fit = new Set(eligibility.candidates);
+  const targets = ordered.filter((t) => fit.has(t));
+  const first = targets[0];
+  if (!first) {
+    const err = noCandidates(eligibility.setAside);
+    err.attempts = attempts;
+    err.id = input.id;
+    if (attempts.length > 0) (attempts.at(-1) as Attempt).decision = Decision.FAIL;
+    throw err;
+  }
+  yield startedEvent(input.id, plan.route, first.ref);
+
+  const budget = deps.budget(plan.route || `direct:${first.id}`);
+  const maxHops = Math.min(plan.maxHops, request.routing?.maxHops || Infinity);
+  let hops = 0;
   let wasted = 0;
   let delivered = { chars: 0, toolCalls: 0 };
-  const first = steps[0];
-  if (!first) throw new GatewayError("INTERNAL", "the plan has no targets");
-  yield startedEvent(input.id, plan.route, first.target.ref);
+  let last: GatewayError | undefined;
 
-  for (let i = 0; i < steps.length; i++) {
-    const step = steps[i] as Step;
-    const next = steps[i + 1];
-    const run = newAttempt(step.target, attempts.length, step.retry, deps.now());
-    const provider = deps.providers.get(step.target.ref.provider);
-    const held: GatewayEvent[] = [];
-    try {
-      if (!provider) {
-        throw new GatewayError("UNKNOWN_MODEL", `no provider named "${step.target.ref.provider}"`, { hop: step.target.ref });
+  for (let ti = 0; ti < targets.length; ti++) {
+    const target = targets[ti] as PlannedTarget;
+    const next = targets[ti + 1];
+    for (let retry = 0; ; retry++) {
+      if (hops >= maxHops) throw finalError(last ?? tooManyHops(), attempts, input.id, undefined, `the route's max_hops (${maxHops}) was reached`);
+      hops++;
+      const run = newAttempt(target, attempts.length, retry, deps.now());
+      let ticket: Ticket;
+      try {
+        ticket = deps.breakers.admit(target.ref);
+      } catch (e) {
+        run.failure = e as GatewayError;
+        attempts.push(attemptRecord(run, AttemptOutcome.SKIPPED, next ? Decision.FALLBACK : Decision.FAIL, 0));
+        last = run.failure;
+        if (next) yield hopEvent({ from: target.ref, to: next.ref, reason: run.failure.reason, attemptIndex: run.index });
+        break;
       }
-      const ctx = { provider, request: input.request, requestId: input.requestId, signal: input.signal, deadline: input.deadline, now: deps.now };
-      for await (const ev of runAttempt(run, ctx)) {
-        let out: GatewayEvent | undefined;
-        if (ev.type === "text") {
-          out = contentEvent(ev.text);
-          if (!input.buffered) delivered = { ...delivered, chars: delivered.chars + ev.text.length };
-        } else if (ev.type === "tool_call") {
-          out = toolCallEvent(ev.index, ev.id ?? "", ev.name ?? "", ev.arguments);
-          if (!input.buffered && ev.id) delivered = { ...delivered, toolCalls: delivered.toolCalls + 1 };
+      const provider = deps.providers.get(target.ref.provider);
+      const sliceEnd = next && input.deadline - plan.minSliceMs > deps.now() ? input.deadline - plan.minSliceMs : input.deadline;
+      const held: GatewayEvent[] = [];
+      try {
+        if (!provider) throw new GatewayError("UNKNOWN_MODEL", `no provider named "${target.ref.provider}"`, { hop: target.ref });
+        const ctx = { provider, request, requestId: input.requestId, signal: input.signal, deadline: input.deadline, sliceEnd, now: deps.now };
+        for await (const ev of runAttempt(run, ctx)) {
+          let out: GatewayEvent | undefined;
+          if (ev.type === "text") {
+            out = contentEvent(ev.text);
+            if (!input.buffered) delivered = { ...delivered, chars: delivered.chars + ev.text.length };
+          } else if (ev.type === "tool_call") {
+            out = toolCallEvent(ev.index, ev.id ?? "", ev.name ?? "", ev.arguments);
+            if (!input.buffered && ev.id) delivered = { ...delivered, toolCalls: delivered.toolCalls + 1 };
+          }
+          if (!out) continue;
+          if (input.buffered) held.push(out);
+          else yield out;
         }
-        if (!out) continue;
-        if (input.buffered) held.push(out);
-        else yield out;
+      } catch (e) {
+        const failure = run.failure ?? (e instanceof GatewayError ? e : new GatewayError("INTERNAL", "internal error", { cause: e }));
+        run.failure = failure;
+        run.endedAt ??= deps.now();
+        ticket.settle(failure);
+        budget.onFailure();
+        last = failure;
+        const cost = deps.prices.cost(target.id, run.usage);
+        wasted += cost;
+        const committed = delivered.chars > 0 || delivered.toolCalls > 0;
+        const action = committed ? "fail" : decide(failure, plan, target, retry, budget);
+        const outcome = failure.reason === "CANCELLED" ? AttemptOutcome.CANCELLED : AttemptOutcome.FAILED;
+        if (action === "retry") {
+          const pause = failure.retryAfterMs ?? backoffMs(plan.retry, retry + 1, deps.random);
+          // A Retry-After longer than the time left is not worth waiting for.
+          if (deps.now() + pause < sliceEnd) {
+            attempts.push(attemptRecord(run, outcome, Decision.RETRY, cost, pause));
+            yield hopEvent({ from: target.ref, to: target.ref, reason: failure.reason, attemptIndex: run.index });
+            if (pause > 0) await wait(pause, input.signal).catch(() => undefined);
+            if (input.signal.aborted) throw finalError(new GatewayError("CANCELLED", "the caller cancelled the call"), attempts, input.id);
+            continue;
+          }
+        }
+        if (action === "fail" || !next) {
+          attempts.push(attemptRecord(run, outcome, Decision.FAIL, cost));
+          throw finalError(failure, attempts, input.id, committed ? delivered : undefined);
+        }
+        attempts.push(attemptRecord(run, outcome, Decision.FALLBACK, cost));
+        yield hopEvent({ from: target.ref, to: next.ref, reason: failure.reason, attemptIndex: run.index });
+        break;
       }
-    } catch (e) {
-      const failure = run.failure ?? (e instanceof GatewayError ? e : new GatewayError("INTERNAL", "internal error", { cause: e }));
-      run.failure = failure;
-      run.endedAt ??= deps.now();
-      const cost = deps.prices.cost(step.target.id, run.usage);
-      wasted += cost;
-      const committed = delivered.chars > 0 || delivered.toolCalls > 0;
-      const decision = decide(failure, step, next, committed);
-      const outcome = failure.reason === "CANCELLED" ? AttemptOutcome.CANCELLED : AttemptOutcome.FAILED;
-      attempts.push(attemptRecord(run, outcome, decision, cost));
-      if (decision === Decision.FAIL) throw finalError(failure, attempts, input.id, committed ? delivered : undefined);
-      const to = (next as Step).target.ref;
-      yield hopEvent({ from: step.target.ref, to, reason: failure.reason, attemptIndex: run.index });
-      continue;
+      ticket.settle();
+      budget.onSuccess();
+      const cost = deps.prices.cost(target.id, run.usage);
+      attempts.push(attemptRecord(run, AttemptOutcome.SUCCEEDED, Decision.RETURN, cost));
+      yield* held;
+      yield* successEvents(input.id, plan.route, run, attempts, cost, wasted);
+      return;
     }
-    const cost = deps.prices.cost(step.target.id, run.usage);
-    attempts.push(attemptRecord(run, AttemptOutcome.SUCCEEDED, Decision.RETURN, cost));
-    yield* held;
-    if (run.usage) yield usageEvent(run.usage);
-    yield doneEvent({
-      id: input.id,
-      finishReason: run.finish,
-      usage: run.usage,
-      cost: create(CostSchema, { answerUsd: cost, wastedUsd: wasted, totalUsd: cost + wasted }),
-      servedBy: step.target.ref,
-      route: plan.route,
-      attempts,
-    });
-    return;
   }
-  throw new GatewayError("INTERNAL", "the attempt loop ended without an answer");
+  throw finalError(last ?? tooManyHops(), attempts, input.id);
 }
 
-interface Step {
-  readonly target: PlannedTarget;
-  readonly retry: number;
+/** The decision table: the route's override for the reason, else the default. */
+function decide(failure: GatewayError, plan: Plan, target: PlannedTarget, retry: number, budget: RetryBudget): Action {
+  const action = plan.retry.onError.get(failure.reason) ?? REASONS[failure.reason].action;
+  if (failure.reason === "CANCELLED" || failure.reason === "DEADLINE_EXCEEDED") return "fail";
+  if (action === "retry") return retry < target.retries && budget.canRetry() ? "retry" : "fallback";
+  return action;
 }
 
-/** The order of calls: each target, then its retries, then the next target. */
-function schedule(targets: readonly PlannedTarget[]): Step[] {
-  const steps: Step[] = [];
-  for (const target of targets) for (let retry = 0; retry <= target.retries; retry++) steps.push({ target, retry });
-  return steps;
+function skipped(target: PlannedTarget, index: number, failure: GatewayError, now: number): Attempt {
+  const run: AttemptRun = newAttempt(target, index, 0, now);
+  run.failure = failure;
+  return attemptRecord(run, AttemptOutcome.SKIPPED, Decision.FALLBACK, 0);
 }
 
-function decide(failure: GatewayError, step: Step, next: Step | undefined, committed: boolean): Decision {
-  if (!next || committed || failure.action === "fail") return Decision.FAIL;
-  return next.target === step.target ? Decision.RETRY : Decision.FALLBACK;
+function tooManyHops(): GatewayError {
+  return new GatewayError("UPSTREAM_UNAVAILABLE", "no attempt could be made");
 }
-
-/** The chain's error: the last failure's class, with the whole trail. */
-function finalError(
-  last: GatewayError,
-  attempts: Attempt[],
-  id: string,
-  delivered: { chars: number; toolCalls: number } | undefined,
-): GatewayError {
-  const failed = attempts.filter((a) => a.outcome !== AttemptOutcome.SUCCEEDED);
-  let message = last.message;
-  if (delivered) {
-    message = `${last.message} after ${delivered.chars} characters and ${delivered.toolCalls} tool calls were delivered`;
-  } else if (failed.length > 1) {
-    const parts = failed.map((a) => `${a.target?.provider}/${a.target?.model}: ${a.reason} (${a.message})`);
-    message = `all ${failed.length} attempts failed: ${parts.join("; ")}`;
-  }
-  const retryAfter = failed.length > 0 && failed.every((a) => a.reason === "RATE_LIMITED") ? last.retryAfterMs : undefined;
-  return new GatewayError(last.reason, message, {
-    ...(last.hop ? { hop: last.hop } : {}),
-    upstreamStatus: last.upstreamStatus,
-    ...(retryAfter === undefined ? {} : { retryAfterMs: retryAfter }),
-    attempts,
-    id,
-    ...(delivered ? { delivered } : {}),
-    ...(last.field ? { field: last.field } : {}),
-    cause: last,
-  });
-}
-
-export type { AttemptRun };

@@ -12,11 +12,13 @@ import type { CompleteResponse } from "../../gen/detour/v1/result_pb.js";
 import { durationOr } from "../config/duration.js";
 import { toGatewayError } from "../errors.js";
 import type { Providers } from "../providers/registry.js";
-import { runChain } from "./chain.js";
+import { createBreakers, type Breakers } from "../breakers/breakers.js";
+import { runChain, type ChainDeps } from "./chain.js";
+import { createRetryBudget, type RetryBudget } from "./retry.js";
 import { collectResponse } from "./collect.js";
 import { createPriceBook } from "./cost.js";
 import type { GatewayEvent } from "./events.js";
-import { createPlanner, type Plan } from "./plan.js";
+import { createPlanner, DEFAULT_RETRY, type Plan } from "./plan.js";
 import { validateRequest } from "./validate.js";
 
 /** Per-call options from the transport. */
@@ -37,12 +39,17 @@ export interface Gateway {
   listModels(): ListModelsResponse;
   /** The compiled routes. */
   routes(): readonly Plan[];
+  /** The circuit breakers. */
+  readonly breakers: Breakers;
 }
 
 /** Collaborators of the gateway; tests pass fakes and a fake clock. */
 export interface GatewayDeps {
   readonly providers: Providers;
+  readonly breakers?: Breakers;
   readonly now?: () => number;
+  readonly random?: () => number;
+  readonly wait?: (ms: number, signal: AbortSignal) => Promise<void>;
   readonly newId?: () => string;
 }
 
@@ -56,7 +63,24 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
   const defaultDeadline = durationOr(config.server?.defaultDeadline ?? "", DEFAULT_DEADLINE_MS);
   const planner = createPlanner(config, deps.providers, defaultDeadline);
   const prices = createPriceBook(deps.providers);
-  const chainDeps = { providers: deps.providers, prices, now };
+  const budgets = new Map<string, RetryBudget>();
+  const chainDeps: ChainDeps = {
+    providers: deps.providers,
+    prices,
+    now,
+    breakers: deps.breakers ?? createBreakers(config.breaker),
+    random: deps.random ?? Math.random,
+    ...(deps.wait ? { wait: deps.wait } : {}),
+    budget(route) {
+      let b = budgets.get(route);
+      if (!b) {
+        const policy = planner.routes().find((p) => p.route === route)?.retry ?? DEFAULT_RETRY;
+        b = createRetryBudget(policy.budgetMaxTokens, policy.budgetTokenRatio);
+        budgets.set(route, b);
+      }
+      return b;
+    },
+  };
 
   async function* stream(req: CompleteRequest, opts: CallOptions, buffered: boolean): AsyncGenerator<GatewayEvent> {
     const id = newId();
@@ -76,6 +100,7 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
     stream: (req, opts) => stream(req, opts, false),
     complete: (req, opts) => collectResponse(stream(req, opts, true), now),
     routes: () => planner.routes(),
+    breakers: chainDeps.breakers,
     listModels() {
       return create(ListModelsResponseSchema, {
         routes: planner.routes().map((p) => ({ name: p.route, description: p.description, targets: p.targets.map((t) => t.ref) })),

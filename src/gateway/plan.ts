@@ -5,10 +5,10 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { CommitPolicy, type Sampling } from "../../gen/detour/v1/chat_pb.js";
-import type { Config, RouteConfig } from "../../gen/detour/v1/config_pb.js";
+import { ErrorAction, TierOrder, type Config, type RouteConfig } from "../../gen/detour/v1/config_pb.js";
 import { TargetRefSchema, type TargetRef } from "../../gen/detour/v1/result_pb.js";
 import { durationOr } from "../config/duration.js";
-import { GatewayError } from "../errors.js";
+import { GatewayError, type Action } from "../errors.js";
 import type { Providers } from "../providers/registry.js";
 
 /** One step of a chain, with its limits in milliseconds (0: none). */
@@ -21,6 +21,20 @@ export interface PlannedTarget {
   readonly interTokenTimeoutMs: number;
   readonly retries: number;
   readonly sampling: Sampling | undefined;
+  /** Share of traffic within its tier. */
+  readonly weight: number;
+  /** Tiers are tried in ascending order. */
+  readonly tier: number;
+}
+
+/** The route's retry and fallback policy. */
+export interface RetryPolicy {
+  /** Overrides of the default decision table, by reason. */
+  readonly onError: ReadonlyMap<string, Action>;
+  readonly backoffBaseMs: number;
+  readonly backoffMaxMs: number;
+  readonly budgetMaxTokens: number;
+  readonly budgetTokenRatio: number;
 }
 
 /** A resolved chain. */
@@ -33,7 +47,30 @@ export interface Plan {
   /** The chain's deadline when the caller sets none, in milliseconds. */
   readonly deadlineMs: number;
   readonly commitPolicy: CommitPolicy;
+  /** Most attempts, retries included. */
+  readonly maxHops: number;
+  /** Time kept back for the targets after the current one. */
+  readonly minSliceMs: number;
+  readonly hedging: boolean;
+  readonly maxCostUsd: number | undefined;
+  readonly tierOrder: TierOrder;
+  readonly retry: RetryPolicy;
 }
+
+const ACTIONS: Record<number, Action> = {
+  [ErrorAction.RETRY]: "retry",
+  [ErrorAction.FALLBACK]: "fallback",
+  [ErrorAction.FAIL]: "fail",
+};
+
+/** The retry policy of a direct call and of routes that set none. */
+export const DEFAULT_RETRY: RetryPolicy = {
+  onError: new Map(),
+  backoffBaseMs: 250,
+  backoffMaxMs: 5_000,
+  budgetMaxTokens: 10,
+  budgetTokenRatio: 0.1,
+};
 
 /** Resolves model names to plans. */
 export interface Planner {
@@ -54,12 +91,19 @@ export function createPlanner(config: Config, providers: Providers, defaultDeadl
       const slash = model.indexOf("/");
       const provider = slash > 0 ? providers.get(model.slice(0, slash)) : undefined;
       if (provider && slash < model.length - 1) {
+        const target = directTarget(provider.name, model.slice(slash + 1));
         return {
           route: "",
           description: "",
-          targets: [directTarget(provider.name, model.slice(slash + 1))],
+          targets: [target],
           deadlineMs: defaultDeadlineMs,
-          commitPolicy: CommitPolicy.CONTINUE,
+          commitPolicy: CommitPolicy.FAIL,
+          maxHops: 1,
+          minSliceMs: 0,
+          hedging: false,
+          maxCostUsd: undefined,
+          tierOrder: TierOrder.WEIGHTED,
+          retry: DEFAULT_RETRY,
         };
       }
       const known = [...routes.keys()].join(", ") || "none";
@@ -74,12 +118,7 @@ export function createPlanner(config: Config, providers: Providers, defaultDeadl
 }
 
 function compileRoute(r: RouteConfig, defaultDeadlineMs: number): Plan {
-  return {
-    route: r.name,
-    description: r.description,
-    deadlineMs: durationOr(r.deadline, defaultDeadlineMs),
-    commitPolicy: r.commitPolicy === CommitPolicy.UNSPECIFIED ? CommitPolicy.CONTINUE : r.commitPolicy,
-    targets: r.targets.map((t) => {
+  const targets = r.targets.map((t, i): PlannedTarget => {
       const slash = t.model.indexOf("/");
       return {
         ref: create(TargetRefSchema, { provider: t.model.slice(0, slash), model: t.model.slice(slash + 1) }),
@@ -89,8 +128,29 @@ function compileRoute(r: RouteConfig, defaultDeadlineMs: number): Plan {
         interTokenTimeoutMs: durationOr(t.interTokenTimeout, 0),
         retries: t.retries,
         sampling: t.sampling,
+        weight: t.weight || 1,
+        tier: t.tier ?? i,
       };
-    }),
+    });
+  const budget = r.retryBudget;
+  return {
+    route: r.name,
+    description: r.description,
+    deadlineMs: durationOr(r.deadline, defaultDeadlineMs),
+    commitPolicy: r.commitPolicy === CommitPolicy.UNSPECIFIED ? CommitPolicy.CONTINUE : r.commitPolicy,
+    targets,
+    maxHops: r.maxHops || targets.reduce((n, t) => n + 1 + t.retries, 0),
+    minSliceMs: durationOr(r.minSlice, 1_000),
+    hedging: r.hedging,
+    maxCostUsd: r.maxCostUsd,
+    tierOrder: r.tierOrder === TierOrder.UNSPECIFIED ? TierOrder.WEIGHTED : r.tierOrder,
+    retry: {
+      onError: new Map(Object.entries(r.onError).flatMap(([k, v]) => (ACTIONS[v] ? [[k, ACTIONS[v] as Action]] : []))),
+      backoffBaseMs: durationOr(r.backoff?.base ?? "", DEFAULT_RETRY.backoffBaseMs),
+      backoffMaxMs: durationOr(r.backoff?.max ?? "", DEFAULT_RETRY.backoffMaxMs),
+      budgetMaxTokens: budget?.maxTokens || DEFAULT_RETRY.budgetMaxTokens,
+      budgetTokenRatio: budget?.tokenRatio || DEFAULT_RETRY.budgetTokenRatio,
+    },
   };
 }
 
@@ -103,5 +163,7 @@ function directTarget(provider: string, model: string): PlannedTarget {
     interTokenTimeoutMs: 0,
     retries: 0,
     sampling: undefined,
+    weight: 1,
+    tier: 0,
   };
 }

@@ -2,12 +2,16 @@
  * Builds the configured providers, one adapter per wire format.
  */
 import type { Config } from "../../gen/detour/v1/config_pb.js";
+import { createAnthropicProvider } from "./anthropic.js";
+import { createGeminiProvider } from "./gemini.js";
+import { createOpenAIProvider, type HttpProviderDeps } from "./openai.js";
 import { createSimulatedProvider, type SimulatedDeps } from "./simulated.js";
 import type { Provider } from "./types.js";
 
 /** Dependencies shared by provider adapters; tests replace them. */
 export interface ProviderDeps {
   simulated?: SimulatedDeps;
+  http?: HttpProviderDeps;
 }
 
 /** Provider adapters by name. */
@@ -21,8 +25,17 @@ export function createProviders(config: Config, deps: ProviderDeps = {}): Provid
       case "simulated":
         out.set(p.name, createSimulatedProvider(p.name, p.kind.value, deps.simulated));
         break;
+      case "openai":
+        out.set(p.name, createOpenAIProvider(p, p.kind.value, deps.http));
+        break;
+      case "anthropic":
+        out.set(p.name, createAnthropicProvider(p, p.kind.value, deps.http));
+        break;
+      case "gemini":
+        out.set(p.name, createGeminiProvider(p, p.kind.value, deps.http));
+        break;
       default:
-        throw new Error(`providers: "${p.name}" uses the ${p.kind.case ?? "unset"} wire format, which this build does not serve yet`);
+        throw new Error(`providers: "${p.name}" names no wire format`);
     }
   }
   return out;

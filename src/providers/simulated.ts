@@ -75,6 +75,7 @@ export function createSimulatedProvider(name: string, config: SimulatedProvider,
   return {
     name,
     models: () => entries,
+    describe: (model) => entries.find((e) => e.name === model),
     stream(call) {
       const plan = plans.get(call.model);
       const fault = plan?.faults.find((f) => random() < f.rate);

@@ -52,6 +52,8 @@ export interface Provider {
   readonly name: string;
   /** The models this provider is known to serve (for ListModels). */
   models(): readonly ModelEntry[];
+  /** What the catalog or config knows of a model; undefined if nothing. */
+  describe(model: string): ModelEntry | undefined;
   /** Starts a call; the iterable yields the answer's events. */
   stream(call: ProviderCall): AsyncIterable<ProviderEvent>;
   /** Releases connection pools. */

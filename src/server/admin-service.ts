@@ -20,17 +20,17 @@ export function adminService(gateway: Gateway): ServiceImpl<typeof AdminService>
         routes: gateway.routes().map((p) => ({
           summary: { name: p.route, description: p.description, targets: p.targets.map((t) => t.ref) },
           deadline: durationFromMs(p.deadlineMs),
-          maxHops: p.targets.reduce((n, t) => n + 1 + t.retries, 0),
-          hedging: false,
+          maxHops: p.maxHops,
+          hedging: p.hedging,
           commitPolicy: p.commitPolicy,
         })),
       });
     },
-    // Breakers and statistics arrive with the routing and observability
-    // work; until then the views are honestly empty rather than invented.
     listBreakers() {
-      return create(ListBreakersResponseSchema, {});
+      return create(ListBreakersResponseSchema, { breakers: gateway.breakers.list() });
     },
+    // Statistics arrive with the observability work; until then the view is
+    // honestly empty rather than invented.
     getStats() {
       return create(GetStatsResponseSchema, { window: durationFromMs(0) });
     },

@@ -29,6 +29,7 @@ export async function startApp(yaml: string, deps: AppDeps = {}): Promise<TestAp
 /** A small config with one provider of simulated models. */
 export const SIM_CONFIG = `
 server: { drain_timeout: 2s }
+breaker: { disabled: true }
 providers:
   - name: sim
     simulated:

@@ -37,6 +37,9 @@ export function scriptedProvider(
         capabilities: create(CapabilitiesSchema, { tools: true, streaming: true }),
         pricing: create(PricingSchema, { inputPerMtok: 1, outputPerMtok: 2, asOf: "test" }),
       })),
+    describe(model) {
+      return this.models().find((m) => m.name === model);
+    },
     stream(call) {
       const rec: RecordedCall = { call, aborted: false };
       calls.push(rec);

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file detour/v1/config.proto.
  */
 export const file_detour_v1_config: GenFile = /*@__PURE__*/
-  fileDesc("ChZkZXRvdXIvdjEvY29uZmlnLnByb3RvEglkZXRvdXIudjEi6QIKBkNvbmZpZxInCgZzZXJ2ZXIYASABKAsyFy5kZXRvdXIudjEuU2VydmVyQ29uZmlnEiwKCXByb3ZpZGVycxgCIAMoCzIZLmRldG91ci52MS5Qcm92aWRlckNvbmZpZxImCgZyb3V0ZXMYAyADKAsyFi5kZXRvdXIudjEuUm91dGVDb25maWcSKQoHYnJlYWtlchgEIAEoCzIYLmRldG91ci52MS5CcmVha2VyQ29uZmlnEi0KCXRlbGVtZXRyeRgFIAEoCzIaLmRldG91ci52MS5UZWxlbWV0cnlDb25maWcSMQoLaWRlbXBvdGVuY3kYBiABKAsyHC5kZXRvdXIudjEuSWRlbXBvdGVuY3lDb25maWcSIwoEa2V5cxgHIAMoCzIVLmRldG91ci52MS5HYXRld2F5S2V5EhsKDmF1dG9fcHJvdmlkZXJzGAggASgISACIAQFCEQoPX2F1dG9fcHJvdmlkZXJzIuwBCgxTZXJ2ZXJDb25maWcSDAoEaG9zdBgBIAEoCRIXCgRwb3J0GAIgASgNQgm6SAYqBBj//wMSQQoNZHJhaW5fdGltZW91dBgDIAEoCUIqukgnciUyI14kfF4oWzAtOV0rKFwuWzAtOV0rKT8obXN8c3xtfGgpKSskEkQKEGRlZmF1bHRfZGVhZGxpbmUYBCABKAlCKrpIJ3IlMiNeJHxeKFswLTldKyhcLlswLTldKyk/KG1zfHN8bXxoKSkrJBIZChFtYXhfcmVxdWVzdF9ieXRlcxgFIAEoDRIRCglkYXNoYm9hcmQYBiABKAgi4gIKDlByb3ZpZGVyQ29uZmlnEiwKBG5hbWUYASABKAlCHrpIG3IZMhdeW2Etel1bYS16MC05Xy1dezAsNjJ9JBIxCglzaW11bGF0ZWQYAiABKAsyHC5kZXRvdXIudjEuU2ltdWxhdGVkUHJvdmlkZXJIABIrCgZvcGVuYWkYAyABKAsyGS5kZXRvdXIudjEuT3BlbkFpUHJvdmlkZXJIABIxCglhbnRocm9waWMYBCABKAsyHC5kZXRvdXIudjEuQW50aHJvcGljUHJvdmlkZXJIABIrCgZnZW1pbmkYBSABKAsyGS5kZXRvdXIudjEuR2VtaW5pUHJvdmlkZXJIABImCgZtb2RlbHMYBiADKAsyFi5kZXRvdXIudjEuTW9kZWxDb25maWcSKwoIdXBzdHJlYW0YByABKAsyGS5kZXRvdXIudjEuVXBzdHJlYW1Db25maWdCDQoEa2luZBIFukgCCAEieAoLTW9kZWxDb25maWcSFQoEbmFtZRgBIAEoCUIHukgEcgIQARItCgxjYXBhYmlsaXRpZXMYAiABKAsyFy5kZXRvdXIudjEuQ2FwYWJpbGl0aWVzEiMKB3ByaWNpbmcYAyABKAsyEi5kZXRvdXIudjEuUHJpY2luZyJbCgZBcGlLZXkSLgoDZW52GAEgASgJQh+6SBxyGjIYXltBLVphLXpfXVtBLVphLXowLTlfXSokSAASFwoEZmlsZRgCIAEoCUIHukgEcgIQAUgAQggKBnNvdXJjZSLXAQoOT3BlbkFpUHJvdmlkZXISEAoIYmFzZV91cmwYASABKAkSIgoHYXBpX2tleRgCIAEoCzIRLmRldG91ci52MS5BcGlLZXkSNwoHaGVhZGVycxgDIAMoCzImLmRldG91ci52MS5PcGVuQWlQcm92aWRlci5IZWFkZXJzRW50cnkSJgoFYXp1cmUYBCABKAsyFy5kZXRvdXIudjEuQXp1cmVPcHRpb25zGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIp8BCgxBenVyZU9wdGlvbnMSHAoLYXBpX3ZlcnNpb24YASABKAlCB7pIBHICEAESPQoLZGVwbG95bWVudHMYAiADKAsyKC5kZXRvdXIudjEuQXp1cmVPcHRpb25zLkRlcGxveW1lbnRzRW50cnkaMgoQRGVwbG95bWVudHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIsYBChFBbnRocm9waWNQcm92aWRlchIQCghiYXNlX3VybBgBIAEoCRIiCgdhcGlfa2V5GAIgASgLMhEuZGV0b3VyLnYxLkFwaUtleRIPCgd2ZXJzaW9uGAMgASgJEjoKB2hlYWRlcnMYBCADKAsyKS5kZXRvdXIudjEuQW50aHJvcGljUHJvdmlkZXIuSGVhZGVyc0VudHJ5Gi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIq8BCg5HZW1pbmlQcm92aWRlchIQCghiYXNlX3VybBgBIAEoCRIiCgdhcGlfa2V5GAIgASgLMhEuZGV0b3VyLnYxLkFwaUtleRI3CgdoZWFkZXJzGAMgAygLMiYuZGV0b3VyLnYxLkdlbWluaVByb3ZpZGVyLkhlYWRlcnNFbnRyeRouCgxIZWFkZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASK2AQoOVXBzdHJlYW1Db25maWcSFwoPbWF4X2Nvbm5lY3Rpb25zGAEgASgNEkMKD2Nvbm5lY3RfdGltZW91dBgCIAEoCUIqukgnciUyI14kfF4oWzAtOV0rKFwuWzAtOV0rKT8obXN8c3xtfGgpKSskEkYKEmtlZXBfYWxpdmVfdGltZW91dBgDIAEoCUIqukgnciUyI14kfF4oWzAtOV0rKFwuWzAtOV0rKT8obXN8c3xtfGgpKSskImQKEVNpbXVsYXRlZFByb3ZpZGVyEjMKBm1vZGVscxgBIAMoCzIZLmRldG91ci52MS5TaW11bGF0ZWRNb2RlbEIIukgFkgECCAESEQoEc2VlZBgCIAEoBEgAiAEBQgcKBV9zZWVkIqsCCg5TaW11bGF0ZWRNb2RlbBI4CgRuYW1lGAEgASgJQiq6SCdyJTIjXltBLVphLXowLTldW0EtWmEtejAtOS5fOi1dezAsMTI3fSQSOAoEdHRmdBgCIAEoCUIqukgnciUyI14kfF4oWzAtOV0rKFwuWzAtOV0rKT8obXN8c3xtfGgpKSskEikKEXRva2Vuc19wZXJfc2Vjb25kGAMgASgBQg66SAsSCSkAAAAAAAAAABIqCgZvdXRwdXQYBCABKAsyGi5kZXRvdXIudjEuU2ltdWxhdGVkT3V0cHV0EikKBmZhdWx0cxgFIAMoCzIZLmRldG91ci52MS5TaW11bGF0ZWRGYXVsdBIjCgdwcmljaW5nGAYgASgLMhIuZGV0b3VyLnYxLlByaWNpbmciiQEKD1NpbXVsYXRlZE91dHB1dBI2CgRraW5kGAEgASgOMh4uZGV0b3VyLnYxLlNpbXVsYXRlZE91dHB1dEtpbmRCCLpIBYIBAhABEgwKBHRleHQYAiABKAkSGAoFd29yZHMYAyABKA1CCbpIBioEGKCNBhIWCg50b29sX2FyZ3VtZW50cxgEIAEoCSLHAQoOU2ltdWxhdGVkRmF1bHQSNwoEa2luZBgBIAEoDjIdLmRldG91ci52MS5TaW11bGF0ZWRGYXVsdEtpbmRCCrpIB4IBBBABIAASJQoEcmF0ZRgCIAEoAUIXukgUEhIZAAAAAAAA8D8pAAAAAAAAAAASPwoLcmV0cnlfYWZ0ZXIYAyABKAlCKrpIJ3IlMiNeJHxeKFswLTldKyhcLlswLTldKyk/KG1zfHN8bXxoKSkrJBIUCgxhZnRlcl90b2tlbnMYBCABKA0ipwMKC1JvdXRlQ29uZmlnEjcKBG5hbWUYASABKAlCKbpIJnIkMiJeW0EtWmEtejAtOV1bQS1aYS16MC05Ll8tXXswLDEyN30kEhMKC2Rlc2NyaXB0aW9uGAIgASgJEjQKB3RhcmdldHMYAyADKAsyFy5kZXRvdXIudjEuVGFyZ2V0Q29uZmlnQgq6SAeSAQQIARBAEjwKCGRlYWRsaW5lGAQgASgJQiq6SCdyJTIjXiR8XihbMC05XSsoXC5bMC05XSspPyhtc3xzfG18aCkpKyQSEAoIbWF4X2hvcHMYBSABKA0SPQoJbWluX3NsaWNlGAYgASgJQiq6SCdyJTIjXiR8XihbMC05XSsoXC5bMC05XSspPyhtc3xzfG18aCkpKyQSDwoHaGVkZ2luZxgHIAEoCBI4Cg1jb21taXRfcG9saWN5GAggASgOMhcuZGV0b3VyLnYxLkNvbW1pdFBvbGljeUIIukgFggECEAESKQoMbWF4X2Nvc3RfdXNkGAkgASgBQg66SAsSCSEAAAAAAAAAAEgAiAEBQg8KDV9tYXhfY29zdF91c2Qi+wIKDFRhcmdldENvbmZpZxIwCgVtb2RlbBgBIAEoCUIhukgechwyGl5bYS16XVthLXowLTlfLV17MCw2Mn0vLiskEkAKDHR0ZnRfdGltZW91dBgCIAEoCUIqukgnciUyI14kfF4oWzAtOV0rKFwuWzAtOV0rKT8obXN8c3xtfGgpKSskEkEKDXRvdGFsX3RpbWVvdXQYAyABKAlCKrpIJ3IlMiNeJHxeKFswLTldKyhcLlswLTldKyk/KG1zfHN8bXxoKSkrJBJHChNpbnRlcl90b2tlbl90aW1lb3V0GAQgASgJQiq6SCdyJTIjXiR8XihbMC05XSsoXC5bMC05XSspPyhtc3xzfG18aCkpKyQSGAoHcmV0cmllcxgFIAEoDUIHukgEKgIYChIOCgZ3ZWlnaHQYBiABKA0SEQoEdGllchgHIAEoDUgAiAEBEiUKCHNhbXBsaW5nGAggASgLMhMuZGV0b3VyLnYxLlNhbXBsaW5nQgcKBV90aWVyIuQBCg1CcmVha2VyQ29uZmlnEjoKBndpbmRvdxgBIAEoCUIqukgnciUyI14kfF4oWzAtOV0rKFwuWzAtOV0rKT8obXN8c3xtfGgpKSskEhgKEHZvbHVtZV90aHJlc2hvbGQYAiABKA0SKAoXZXJyb3JfdGhyZXNob2xkX3BlcmNlbnQYAyABKA1CB7pIBCoCGGQSQQoNcmVzZXRfdGltZW91dBgEIAEoCUIqukgnciUyI14kfF4oWzAtOV0rKFwuWzAtOV0rKT8obXN8c3xtfGgpKSskEhAKCGRpc2FibGVkGAUgASgIInUKD1RlbGVtZXRyeUNvbmZpZxJJCglsb2dfbGV2ZWwYASABKAlCNrpIM3IxMi9eJHxeKHRyYWNlfGRlYnVnfGluZm98d2FybnxlcnJvcnxmYXRhbHxzaWxlbnQpJBIXCg9pbmNsdWRlX2NvbnRlbnQYAiABKAgicgoRSWRlbXBvdGVuY3lDb25maWcSNwoDdHRsGAEgASgJQiq6SCdyJTIjXiR8XihbMC05XSsoXC5bMC05XSspPyhtc3xzfG18aCkpKyQSEQoJbWF4X2J5dGVzGAIgASgEEhEKCXJlZGlzX3VybBgDIAEoCSJpCgpHYXRld2F5S2V5EhUKBG5hbWUYASABKAlCB7pIBHICEAESJQoGc2hhMjU2GAIgASgJQhW6SBJyEDIOXlswLTlhLWZdezY0fSQSDgoGcm91dGVzGAMgAygJEg0KBWFkbWluGAQgASgIKsIBChNTaW11bGF0ZWRPdXRwdXRLaW5kEiUKIVNJTVVMQVRFRF9PVVRQVVRfS0lORF9VTlNQRUNJRklFRBAAEh4KGlNJTVVMQVRFRF9PVVRQVVRfS0lORF9FQ0hPEAESHwobU0lNVUxBVEVEX09VVFBVVF9LSU5EX0xPUkVNEAISHgoaU0lNVUxBVEVEX09VVFBVVF9LSU5EX1RFWFQQAxIjCh9TSU1VTEFURURfT1VUUFVUX0tJTkRfVE9PTF9DQUxMEAQqlQIKElNpbXVsYXRlZEZhdWx0S2luZBIkCiBTSU1VTEFURURfRkFVTFRfS0lORF9VTlNQRUNJRklFRBAAEiMKH1NJTVVMQVRFRF9GQVVMVF9LSU5EX1JBVEVfTElNSVQQARIkCiBTSU1VTEFURURfRkFVTFRfS0lORF9VTkFWQUlMQUJMRRACEiEKHVNJTVVMQVRFRF9GQVVMVF9LSU5EX0lOVEVSTkFMEAMSHQoZU0lNVUxBVEVEX0ZBVUxUX0tJTkRfSEFORxAEEigKJFNJTVVMQVRFRF9GQVVMVF9LSU5EX0RST1BfTUlEX1NUUkVBTRAFEiIKHlNJTVVMQVRFRF9GQVVMVF9LSU5EX01BTEZPUk1FRBAGYgZwcm90bzM", [file_buf_validate_validate, file_detour_v1_chat, file_detour_v1_gateway]);
+  fileDesc("ChZkZXRvdXIvdjEvY29uZmlnLnByb3RvEglkZXRvdXIudjEi6QIKBkNvbmZpZxInCgZzZXJ2ZXIYASABKAsyFy5kZXRvdXIudjEuU2VydmVyQ29uZmlnEiwKCXByb3ZpZGVycxgCIAMoCzIZLmRldG91ci52MS5Qcm92aWRlckNvbmZpZxImCgZyb3V0ZXMYAyADKAsyFi5kZXRvdXIudjEuUm91dGVDb25maWcSKQoHYnJlYWtlchgEIAEoCzIYLmRldG91ci52MS5CcmVha2VyQ29uZmlnEi0KCXRlbGVtZXRyeRgFIAEoCzIaLmRldG91ci52MS5UZWxlbWV0cnlDb25maWcSMQoLaWRlbXBvdGVuY3kYBiABKAsyHC5kZXRvdXIudjEuSWRlbXBvdGVuY3lDb25maWcSIwoEa2V5cxgHIAMoCzIVLmRldG91ci52MS5HYXRld2F5S2V5EhsKDmF1dG9fcHJvdmlkZXJzGAggASgISACIAQFCEQoPX2F1dG9fcHJvdmlkZXJzIuwBCgxTZXJ2ZXJDb25maWcSDAoEaG9zdBgBIAEoCRIXCgRwb3J0GAIgASgNQgm6SAYqBBj//wMSQQoNZHJhaW5fdGltZW91dBgDIAEoCUIqukgnciUyI14kfF4oWzAtOV0rKFwuWzAtOV0rKT8obXN8c3xtfGgpKSskEkQKEGRlZmF1bHRfZGVhZGxpbmUYBCABKAlCKrpIJ3IlMiNeJHxeKFswLTldKyhcLlswLTldKyk/KG1zfHN8bXxoKSkrJBIZChFtYXhfcmVxdWVzdF9ieXRlcxgFIAEoDRIRCglkYXNoYm9hcmQYBiABKAgi4gIKDlByb3ZpZGVyQ29uZmlnEiwKBG5hbWUYASABKAlCHrpIG3IZMhdeW2Etel1bYS16MC05Xy1dezAsNjJ9JBIxCglzaW11bGF0ZWQYAiABKAsyHC5kZXRvdXIudjEuU2ltdWxhdGVkUHJvdmlkZXJIABIrCgZvcGVuYWkYAyABKAsyGS5kZXRvdXIudjEuT3BlbkFpUHJvdmlkZXJIABIxCglhbnRocm9waWMYBCABKAsyHC5kZXRvdXIudjEuQW50aHJvcGljUHJvdmlkZXJIABIrCgZnZW1pbmkYBSABKAsyGS5kZXRvdXIudjEuR2VtaW5pUHJvdmlkZXJIABImCgZtb2RlbHMYBiADKAsyFi5kZXRvdXIudjEuTW9kZWxDb25maWcSKwoIdXBzdHJlYW0YByABKAsyGS5kZXRvdXIudjEuVXBzdHJlYW1Db25maWdCDQoEa2luZBIFukgCCAEieAoLTW9kZWxDb25maWcSFQoEbmFtZRgBIAEoCUIHukgEcgIQARItCgxjYXBhYmlsaXRpZXMYAiABKAsyFy5kZXRvdXIudjEuQ2FwYWJpbGl0aWVzEiMKB3ByaWNpbmcYAyABKAsyEi5kZXRvdXIudjEuUHJpY2luZyJbCgZBcGlLZXkSLgoDZW52GAEgASgJQh+6SBxyGjIYXltBLVphLXpfXVtBLVphLXowLTlfXSokSAASFwoEZmlsZRgCIAEoCUIHukgEcgIQAUgAQggKBnNvdXJjZSL7AgoOT3BlbkFpUHJvdmlkZXISEAoIYmFzZV91cmwYASABKAkSIgoHYXBpX2tleRgCIAEoCzIRLmRldG91ci52MS5BcGlLZXkSNwoHaGVhZGVycxgDIAMoCzImLmRldG91ci52MS5PcGVuQWlQcm92aWRlci5IZWFkZXJzRW50cnkSJgoFYXp1cmUYBCABKAsyFy5kZXRvdXIudjEuQXp1cmVPcHRpb25zEkYKEG1heF90b2tlbnNfZmllbGQYBSABKAlCLLpIKXInMiVeKHxtYXhfdG9rZW5zfG1heF9jb21wbGV0aW9uX3Rva2VucykkEhkKDHN0cmVhbV91c2FnZRgGIAEoCEgAiAEBEhsKDmRldmVsb3Blcl9yb2xlGAcgASgISAGIAQEaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCDwoNX3N0cmVhbV91c2FnZUIRCg9fZGV2ZWxvcGVyX3JvbGUinwEKDEF6dXJlT3B0aW9ucxIcCgthcGlfdmVyc2lvbhgBIAEoCUIHukgEcgIQARI9CgtkZXBsb3ltZW50cxgCIAMoCzIoLmRldG91ci52MS5BenVyZU9wdGlvbnMuRGVwbG95bWVudHNFbnRyeRoyChBEZXBsb3ltZW50c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEixgEKEUFudGhyb3BpY1Byb3ZpZGVyEhAKCGJhc2VfdXJsGAEgASgJEiIKB2FwaV9rZXkYAiABKAsyES5kZXRvdXIudjEuQXBpS2V5Eg8KB3ZlcnNpb24YAyABKAkSOgoHaGVhZGVycxgEIAMoCzIpLmRldG91ci52MS5BbnRocm9waWNQcm92aWRlci5IZWFkZXJzRW50cnkaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEirwEKDkdlbWluaVByb3ZpZGVyEhAKCGJhc2VfdXJsGAEgASgJEiIKB2FwaV9rZXkYAiABKAsyES5kZXRvdXIudjEuQXBpS2V5EjcKB2hlYWRlcnMYAyADKAsyJi5kZXRvdXIudjEuR2VtaW5pUHJvdmlkZXIuSGVhZGVyc0VudHJ5Gi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIrYBCg5VcHN0cmVhbUNvbmZpZxIXCg9tYXhfY29ubmVjdGlvbnMYASABKA0SQwoPY29ubmVjdF90aW1lb3V0GAIgASgJQiq6SCdyJTIjXiR8XihbMC05XSsoXC5bMC05XSspPyhtc3xzfG18aCkpKyQSRgoSa2VlcF9hbGl2ZV90aW1lb3V0GAMgASgJQiq6SCdyJTIjXiR8XihbMC05XSsoXC5bMC05XSspPyhtc3xzfG18aCkpKyQiZAoRU2ltdWxhdGVkUHJvdmlkZXISMwoGbW9kZWxzGAEgAygLMhkuZGV0b3VyLnYxLlNpbXVsYXRlZE1vZGVsQgi6SAWSAQIIARIRCgRzZWVkGAIgASgESACIAQFCBwoFX3NlZWQiqwIKDlNpbXVsYXRlZE1vZGVsEjgKBG5hbWUYASABKAlCKrpIJ3IlMiNeW0EtWmEtejAtOV1bQS1aYS16MC05Ll86LV17MCwxMjd9JBI4CgR0dGZ0GAIgASgJQiq6SCdyJTIjXiR8XihbMC05XSsoXC5bMC05XSspPyhtc3xzfG18aCkpKyQSKQoRdG9rZW5zX3Blcl9zZWNvbmQYAyABKAFCDrpICxIJKQAAAAAAAAAAEioKBm91dHB1dBgEIAEoCzIaLmRldG91ci52MS5TaW11bGF0ZWRPdXRwdXQSKQoGZmF1bHRzGAUgAygLMhkuZGV0b3VyLnYxLlNpbXVsYXRlZEZhdWx0EiMKB3ByaWNpbmcYBiABKAsyEi5kZXRvdXIudjEuUHJpY2luZyKJAQoPU2ltdWxhdGVkT3V0cHV0EjYKBGtpbmQYASABKA4yHi5kZXRvdXIudjEuU2ltdWxhdGVkT3V0cHV0S2luZEIIukgFggECEAESDAoEdGV4dBgCIAEoCRIYCgV3b3JkcxgDIAEoDUIJukgGKgQYoI0GEhYKDnRvb2xfYXJndW1lbnRzGAQgASgJIscBCg5TaW11bGF0ZWRGYXVsdBI3CgRraW5kGAEgASgOMh0uZGV0b3VyLnYxLlNpbXVsYXRlZEZhdWx0S2luZEIKukgHggEEEAEgABIlCgRyYXRlGAIgASgBQhe6SBQSEhkAAAAAAADwPykAAAAAAAAAABI/CgtyZXRyeV9hZnRlchgDIAEoCUIqukgnciUyI14kfF4oWzAtOV0rKFwuWzAtOV0rKT8obXN8c3xtfGgpKSskEhQKDGFmdGVyX3Rva2VucxgEIAEoDSK5BQoLUm91dGVDb25maWcSNwoEbmFtZRgBIAEoCUIpukgmciQyIl5bQS1aYS16MC05XVtBLVphLXowLTkuXy1dezAsMTI3fSQSEwoLZGVzY3JpcHRpb24YAiABKAkSNAoHdGFyZ2V0cxgDIAMoCzIXLmRldG91ci52MS5UYXJnZXRDb25maWdCCrpIB5IBBAgBEEASPAoIZGVhZGxpbmUYBCABKAlCKrpIJ3IlMiNeJHxeKFswLTldKyhcLlswLTldKyk/KG1zfHN8bXxoKSkrJBIQCghtYXhfaG9wcxgFIAEoDRI9CgltaW5fc2xpY2UYBiABKAlCKrpIJ3IlMiNeJHxeKFswLTldKyhcLlswLTldKyk/KG1zfHN8bXxoKSkrJBIPCgdoZWRnaW5nGAcgASgIEjgKDWNvbW1pdF9wb2xpY3kYCCABKA4yFy5kZXRvdXIudjEuQ29tbWl0UG9saWN5Qgi6SAWCAQIQARIpCgxtYXhfY29zdF91c2QYCSABKAFCDrpICxIJIQAAAAAAAAAASACIAQESNQoIb25fZXJyb3IYCiADKAsyIy5kZXRvdXIudjEuUm91dGVDb25maWcuT25FcnJvckVudHJ5EikKB2JhY2tvZmYYCyABKAsyGC5kZXRvdXIudjEuQmFja29mZkNvbmZpZxIyCgxyZXRyeV9idWRnZXQYDCABKAsyHC5kZXRvdXIudjEuUmV0cnlCdWRnZXRDb25maWcSMgoKdGllcl9vcmRlchgNIAEoDjIULmRldG91ci52MS5UaWVyT3JkZXJCCLpIBYIBAhABGkYKDE9uRXJyb3JFbnRyeRILCgNrZXkYASABKAkSJQoFdmFsdWUYAiABKA4yFi5kZXRvdXIudjEuRXJyb3JBY3Rpb246AjgBQg8KDV9tYXhfY29zdF91c2QiggEKDUJhY2tvZmZDb25maWcSOAoEYmFzZRgBIAEoCUIqukgnciUyI14kfF4oWzAtOV0rKFwuWzAtOV0rKT8obXN8c3xtfGgpKSskEjcKA21heBgCIAEoCUIqukgnciUyI14kfF4oWzAtOV0rKFwuWzAtOV0rKT8obXN8c3xtfGgpKSskIl8KEVJldHJ5QnVkZ2V0Q29uZmlnEhwKCm1heF90b2tlbnMYASABKA1CCLpIBSoDGOgHEiwKC3Rva2VuX3JhdGlvGAIgASgBQhe6SBQSEhkAAAAAAADwPykAAAAAAAAAACL7AgoMVGFyZ2V0Q29uZmlnEjAKBW1vZGVsGAEgASgJQiG6SB5yHDIaXlthLXpdW2EtejAtOV8tXXswLDYyfS8uKyQSQAoMdHRmdF90aW1lb3V0GAIgASgJQiq6SCdyJTIjXiR8XihbMC05XSsoXC5bMC05XSspPyhtc3xzfG18aCkpKyQSQQoNdG90YWxfdGltZW91dBgDIAEoCUIqukgnciUyI14kfF4oWzAtOV0rKFwuWzAtOV0rKT8obXN8c3xtfGgpKSskEkcKE2ludGVyX3Rva2VuX3RpbWVvdXQYBCABKAlCKrpIJ3IlMiNeJHxeKFswLTldKyhcLlswLTldKyk/KG1zfHN8bXxoKSkrJBIYCgdyZXRyaWVzGAUgASgNQge6SAQqAhgKEg4KBndlaWdodBgGIAEoDRIRCgR0aWVyGAcgASgNSACIAQESJQoIc2FtcGxpbmcYCCABKAsyEy5kZXRvdXIudjEuU2FtcGxpbmdCBwoFX3RpZXIi5AEKDUJyZWFrZXJDb25maWcSOgoGd2luZG93GAEgASgJQiq6SCdyJTIjXiR8XihbMC05XSsoXC5bMC05XSspPyhtc3xzfG18aCkpKyQSGAoQdm9sdW1lX3RocmVzaG9sZBgCIAEoDRIoChdlcnJvcl90aHJlc2hvbGRfcGVyY2VudBgDIAEoDUIHukgEKgIYZBJBCg1yZXNldF90aW1lb3V0GAQgASgJQiq6SCdyJTIjXiR8XihbMC05XSsoXC5bMC05XSspPyhtc3xzfG18aCkpKyQSEAoIZGlzYWJsZWQYBSABKAgidQoPVGVsZW1ldHJ5Q29uZmlnEkkKCWxvZ19sZXZlbBgBIAEoCUI2ukgzcjEyL14kfF4odHJhY2V8ZGVidWd8aW5mb3x3YXJufGVycm9yfGZhdGFsfHNpbGVudCkkEhcKD2luY2x1ZGVfY29udGVudBgCIAEoCCJyChFJZGVtcG90ZW5jeUNvbmZpZxI3CgN0dGwYASABKAlCKrpIJ3IlMiNeJHxeKFswLTldKyhcLlswLTldKyk/KG1zfHN8bXxoKSkrJBIRCgltYXhfYnl0ZXMYAiABKAQSEQoJcmVkaXNfdXJsGAMgASgJImkKCkdhdGV3YXlLZXkSFQoEbmFtZRgBIAEoCUIHukgEcgIQARIlCgZzaGEyNTYYAiABKAlCFbpIEnIQMg5eWzAtOWEtZl17NjR9JBIOCgZyb3V0ZXMYAyADKAkSDQoFYWRtaW4YBCABKAgqwgEKE1NpbXVsYXRlZE91dHB1dEtpbmQSJQohU0lNVUxBVEVEX09VVFBVVF9LSU5EX1VOU1BFQ0lGSUVEEAASHgoaU0lNVUxBVEVEX09VVFBVVF9LSU5EX0VDSE8QARIfChtTSU1VTEFURURfT1VUUFVUX0tJTkRfTE9SRU0QAhIeChpTSU1VTEFURURfT1VUUFVUX0tJTkRfVEVYVBADEiMKH1NJTVVMQVRFRF9PVVRQVVRfS0lORF9UT09MX0NBTEwQBCqVAgoSU2ltdWxhdGVkRmF1bHRLaW5kEiQKIFNJTVVMQVRFRF9GQVVMVF9LSU5EX1VOU1BFQ0lGSUVEEAASIwofU0lNVUxBVEVEX0ZBVUxUX0tJTkRfUkFURV9MSU1JVBABEiQKIFNJTVVMQVRFRF9GQVVMVF9LSU5EX1VOQVZBSUxBQkxFEAISIQodU0lNVUxBVEVEX0ZBVUxUX0tJTkRfSU5URVJOQUwQAxIdChlTSU1VTEFURURfRkFVTFRfS0lORF9IQU5HEAQSKAokU0lNVUxBVEVEX0ZBVUxUX0tJTkRfRFJPUF9NSURfU1RSRUFNEAUSIgoeU0lNVUxBVEVEX0ZBVUxUX0tJTkRfTUFMRk9STUVEEAYqdQoLRXJyb3JBY3Rpb24SHAoYRVJST1JfQUNUSU9OX1VOU1BFQ0lGSUVEEAASFgoSRVJST1JfQUNUSU9OX1JFVFJZEAESGQoVRVJST1JfQUNUSU9OX0ZBTExCQUNLEAISFQoRRVJST1JfQUNUSU9OX0ZBSUwQAypVCglUaWVyT3JkZXISGgoWVElFUl9PUkRFUl9VTlNQRUNJRklFRBAAEhcKE1RJRVJfT1JERVJfV0VJR0hURUQQARITCg9USUVSX09SREVSX0NPU1QQAmIGcHJvdG8z", [file_buf_validate_validate, file_detour_v1_chat, file_detour_v1_gateway]);
 
 /**
  * The gateway's configuration file (YAML), parsed into this message and
@@ -328,6 +328,31 @@ export type OpenAiProvider = Message<"detour.v1.OpenAiProvider"> & {
    * @generated from field: detour.v1.AzureOptions azure = 4;
    */
   azure?: AzureOptions | undefined;
+
+  /**
+   * The request field for the output limit: "max_completion_tokens" (OpenAI
+   * and Azure, the default there) or "max_tokens" (the default for other
+   * base URLs, which most compatible servers expect).
+   *
+   * @generated from field: string max_tokens_field = 5;
+   */
+  maxTokensField: string;
+
+  /**
+   * Ask for usage on streams (stream_options.include_usage). Default true;
+   * turn off for servers that reject stream_options.
+   *
+   * @generated from field: optional bool stream_usage = 6;
+   */
+  streamUsage?: boolean | undefined;
+
+  /**
+   * Send the "developer" role as is (OpenAI, Azure) rather than as "system".
+   * Default: true for OpenAI and Azure, false otherwise.
+   *
+   * @generated from field: optional bool developer_role = 7;
+   */
+  developerRole?: boolean | undefined;
 };
 
 /**
@@ -716,6 +741,36 @@ export type RouteConfig = Message<"detour.v1.RouteConfig"> & {
    * @generated from field: optional double max_cost_usd = 9;
    */
   maxCostUsd?: number | undefined;
+
+  /**
+   * Per error reason (RATE_LIMITED, UPSTREAM_UNAVAILABLE, ...), what to do
+   * instead of the default decision table: retry, fallback or fail.
+   *
+   * @generated from field: map<string, detour.v1.ErrorAction> on_error = 10;
+   */
+  onError: { [key: string]: ErrorAction };
+
+  /**
+   * Waits between retries on the same target.
+   *
+   * @generated from field: detour.v1.BackoffConfig backoff = 11;
+   */
+  backoff?: BackoffConfig | undefined;
+
+  /**
+   * Limits retries when a target keeps failing, so an outage cannot
+   * multiply load.
+   *
+   * @generated from field: detour.v1.RetryBudgetConfig retry_budget = 12;
+   */
+  retryBudget?: RetryBudgetConfig | undefined;
+
+  /**
+   * How targets that share a tier are ordered. Default weighted.
+   *
+   * @generated from field: detour.v1.TierOrder tier_order = 13;
+   */
+  tierOrder: TierOrder;
 };
 
 /**
@@ -724,6 +779,66 @@ export type RouteConfig = Message<"detour.v1.RouteConfig"> & {
  */
 export const RouteConfigSchema: GenMessage<RouteConfig> = /*@__PURE__*/
   messageDesc(file_detour_v1_config, 14);
+
+/**
+ * Exponential backoff with full jitter: a retry waits a random time between
+ * 0 and min(max, base × 2^retry). A Retry-After from the upstream replaces it
+ * when it fits the deadline.
+ *
+ * @generated from message detour.v1.BackoffConfig
+ */
+export type BackoffConfig = Message<"detour.v1.BackoffConfig"> & {
+  /**
+   * Default "250ms".
+   *
+   * @generated from field: string base = 1;
+   */
+  base: string;
+
+  /**
+   * Default "5s".
+   *
+   * @generated from field: string max = 2;
+   */
+  max: string;
+};
+
+/**
+ * Describes the message detour.v1.BackoffConfig.
+ * Use `create(BackoffConfigSchema)` to create a new message.
+ */
+export const BackoffConfigSchema: GenMessage<BackoffConfig> = /*@__PURE__*/
+  messageDesc(file_detour_v1_config, 15);
+
+/**
+ * A retry budget in the manner of gRPC retry throttling: a bucket of tokens;
+ * each failed attempt takes one, each success returns token_ratio; retries
+ * are allowed only while the bucket is more than half full.
+ *
+ * @generated from message detour.v1.RetryBudgetConfig
+ */
+export type RetryBudgetConfig = Message<"detour.v1.RetryBudgetConfig"> & {
+  /**
+   * Default 10.
+   *
+   * @generated from field: uint32 max_tokens = 1;
+   */
+  maxTokens: number;
+
+  /**
+   * Default 0.1.
+   *
+   * @generated from field: double token_ratio = 2;
+   */
+  tokenRatio: number;
+};
+
+/**
+ * Describes the message detour.v1.RetryBudgetConfig.
+ * Use `create(RetryBudgetConfigSchema)` to create a new message.
+ */
+export const RetryBudgetConfigSchema: GenMessage<RetryBudgetConfig> = /*@__PURE__*/
+  messageDesc(file_detour_v1_config, 16);
 
 /**
  * One step of a route.
@@ -794,7 +909,7 @@ export type TargetConfig = Message<"detour.v1.TargetConfig"> & {
  * Use `create(TargetConfigSchema)` to create a new message.
  */
 export const TargetConfigSchema: GenMessage<TargetConfig> = /*@__PURE__*/
-  messageDesc(file_detour_v1_config, 15);
+  messageDesc(file_detour_v1_config, 17);
 
 /**
  * Circuit breaker settings.
@@ -843,7 +958,7 @@ export type BreakerConfig = Message<"detour.v1.BreakerConfig"> & {
  * Use `create(BreakerConfigSchema)` to create a new message.
  */
 export const BreakerConfigSchema: GenMessage<BreakerConfig> = /*@__PURE__*/
-  messageDesc(file_detour_v1_config, 16);
+  messageDesc(file_detour_v1_config, 18);
 
 /**
  * Logs and tracing.
@@ -871,7 +986,7 @@ export type TelemetryConfig = Message<"detour.v1.TelemetryConfig"> & {
  * Use `create(TelemetryConfigSchema)` to create a new message.
  */
 export const TelemetryConfigSchema: GenMessage<TelemetryConfig> = /*@__PURE__*/
-  messageDesc(file_detour_v1_config, 17);
+  messageDesc(file_detour_v1_config, 19);
 
 /**
  * Where idempotency records live.
@@ -907,7 +1022,7 @@ export type IdempotencyConfig = Message<"detour.v1.IdempotencyConfig"> & {
  * Use `create(IdempotencyConfigSchema)` to create a new message.
  */
 export const IdempotencyConfigSchema: GenMessage<IdempotencyConfig> = /*@__PURE__*/
-  messageDesc(file_detour_v1_config, 18);
+  messageDesc(file_detour_v1_config, 20);
 
 /**
  * A gateway API key, stored as a hash.
@@ -949,7 +1064,7 @@ export type GatewayKey = Message<"detour.v1.GatewayKey"> & {
  * Use `create(GatewayKeySchema)` to create a new message.
  */
 export const GatewayKeySchema: GenMessage<GatewayKey> = /*@__PURE__*/
-  messageDesc(file_detour_v1_config, 19);
+  messageDesc(file_detour_v1_config, 21);
 
 /**
  * The kind of a simulated answer.
@@ -1056,4 +1171,75 @@ export enum SimulatedFaultKind {
  */
 export const SimulatedFaultKindSchema: GenEnum<SimulatedFaultKind> = /*@__PURE__*/
   enumDesc(file_detour_v1_config, 1);
+
+/**
+ * What the attempt loop does after a hop fails.
+ *
+ * @generated from enum detour.v1.ErrorAction
+ */
+export enum ErrorAction {
+  /**
+   * @generated from enum value: ERROR_ACTION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Retry the same target while its retries and the retry budget last.
+   *
+   * @generated from enum value: ERROR_ACTION_RETRY = 1;
+   */
+  RETRY = 1,
+
+  /**
+   * Move to the next target at once.
+   *
+   * @generated from enum value: ERROR_ACTION_FALLBACK = 2;
+   */
+  FALLBACK = 2,
+
+  /**
+   * End the request with the error.
+   *
+   * @generated from enum value: ERROR_ACTION_FAIL = 3;
+   */
+  FAIL = 3,
+}
+
+/**
+ * Describes the enum detour.v1.ErrorAction.
+ */
+export const ErrorActionSchema: GenEnum<ErrorAction> = /*@__PURE__*/
+  enumDesc(file_detour_v1_config, 2);
+
+/**
+ * How targets of one tier are ordered.
+ *
+ * @generated from enum detour.v1.TierOrder
+ */
+export enum TierOrder {
+  /**
+   * @generated from enum value: TIER_ORDER_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A weighted random pick first, the rest by weight.
+   *
+   * @generated from enum value: TIER_ORDER_WEIGHTED = 1;
+   */
+  WEIGHTED = 1,
+
+  /**
+   * Cheapest worst-case cost first.
+   *
+   * @generated from enum value: TIER_ORDER_COST = 2;
+   */
+  COST = 2,
+}
+
+/**
+ * Describes the enum detour.v1.TierOrder.
+ */
+export const TierOrderSchema: GenEnum<TierOrder> = /*@__PURE__*/
+  enumDesc(file_detour_v1_config, 3);
 

@@ -1,0 +1,166 @@
+/**
+ * Circuit breakers, one per provider and one per provider+model beneath it
+ * (opossum; this is the only file that imports it). An attempt asks for
+ * admission before it calls upstream: an open breaker — of the model or of
+ * the whole provider — skips the target at once. Half-open lets a single
+ * probe through. Only upstream faults count: 5xx, 429, timeouts, dropped
+ * streams; never the caller's 4xx or a cancel. The provider-wide breaker
+ * counts only what fails a whole provider: connections, credentials, quota.
+ *
+ * A stream ends long after it starts, so instead of wrapping a call, each
+ * admission fires the breakers with a deferred promise the attempt settles
+ * when it ends (success or failure).
+ */
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import CircuitBreaker from "opossum";
+import { BreakerState, BreakerStatusSchema, type BreakerStatus } from "../../gen/detour/v1/admin_pb.js";
+import type { BreakerConfig } from "../../gen/detour/v1/config_pb.js";
+import type { TargetRef } from "../../gen/detour/v1/result_pb.js";
+import { durationOr } from "../config/duration.js";
+import { GatewayError, type Reason } from "../errors.js";
+
+/** The outcome an admitted attempt reports. */
+export interface Ticket {
+  /** The attempt ended; `failure` is its error, if any. */
+  settle(failure?: GatewayError): void;
+}
+
+/** Breakers for every target the gateway calls. */
+export interface Breakers {
+  /** Admits an attempt, or throws BREAKER_OPEN naming which breaker is open. */
+  admit(ref: TargetRef): Ticket;
+  /** The state of a target's breakers ("closed", "open", "half-open"). */
+  state(ref: TargetRef): BreakerState;
+  /** Every breaker created so far. */
+  list(): BreakerStatus[];
+  /** Stops the breakers' timers. */
+  close(): void;
+}
+
+/** Reasons that say the upstream is unhealthy. */
+const COUNTED: ReadonlySet<Reason> = new Set<Reason>([
+  "RATE_LIMITED",
+  "QUOTA_EXHAUSTED",
+  "UPSTREAM_OVERLOADED",
+  "UPSTREAM_UNAVAILABLE",
+  "UPSTREAM_ERROR",
+  "UPSTREAM_TIMEOUT",
+  "CONNECTION_FAILED",
+  "TTFT_TIMEOUT",
+  "INTER_TOKEN_TIMEOUT",
+  "STREAM_DROPPED",
+  "MALFORMED_RESPONSE",
+  "UPSTREAM_AUTH",
+]);
+
+/**
+ * Reasons that say the provider as a whole is unhealthy (its endpoint, its
+ * credentials, its account), not one model: only these feed the
+ * provider-wide breaker, so one overloaded model cannot shut out its siblings.
+ */
+const PROVIDER_WIDE: ReadonlySet<Reason> = new Set<Reason>(["CONNECTION_FAILED", "UPSTREAM_AUTH", "QUOTA_EXHAUSTED"]);
+
+/** True when a failure should count against the target's model breaker. */
+export function countsAgainstBreaker(e: GatewayError): boolean {
+  return COUNTED.has(e.reason);
+}
+
+interface Entry {
+  readonly ref: TargetRef;
+  readonly breaker: CircuitBreaker;
+}
+
+const noop = () => undefined;
+
+function deferred() {
+  let resolve!: () => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** Creates the breakers from config (defaults: 10s window, 5 calls, 50%, 30s). */
+export function createBreakers(config: BreakerConfig | undefined): Breakers {
+  const entries = new Map<string, Entry>();
+  const disabled = config?.disabled ?? false;
+  const windowMs = durationOr(config?.window ?? "", 10_000);
+  const resetMs = durationOr(config?.resetTimeout ?? "", 30_000);
+
+  const entry = (provider: string, model: string): Entry => {
+    const key = `${provider}/${model}`;
+    let e = entries.get(key);
+    if (!e) {
+      // opossum mutates its options object: build a fresh one per breaker.
+      const breaker = new CircuitBreaker((p: Promise<void>) => p, {
+        name: key,
+        timeout: false,
+        rollingCountTimeout: windowMs,
+        rollingCountBuckets: 10,
+        volumeThreshold: config?.volumeThreshold || 5,
+        errorThresholdPercentage: config?.errorThresholdPercent || 50,
+        resetTimeout: resetMs,
+        enabled: !disabled,
+      });
+      breaker.on("failure", noop);
+      e = { ref: { $typeName: "detour.v1.TargetRef", provider, model }, breaker };
+      entries.set(key, e);
+    }
+    return e;
+  };
+
+  const admits = (b: CircuitBreaker) => b.closed || b.pendingClose || !b.enabled;
+
+  const stateOf = (b: CircuitBreaker): BreakerState =>
+    b.opened ? BreakerState.OPEN : b.halfOpen ? BreakerState.HALF_OPEN : BreakerState.CLOSED;
+
+  return {
+    admit(ref) {
+      const pair = [entry(ref.provider, ""), entry(ref.provider, ref.model)];
+      const shut = pair.find((e) => !admits(e.breaker));
+      if (shut) {
+        const which = shut.ref.model ? `${ref.provider}/${ref.model}` : `provider ${ref.provider}`;
+        throw new GatewayError("BREAKER_OPEN", `the circuit breaker of ${which} is open`, { hop: ref });
+      }
+      const [providerWide, model] = pair as [Entry, Entry];
+      const provider = deferred();
+      const own = deferred();
+      providerWide.breaker.fire(provider.promise).catch(noop);
+      model.breaker.fire(own.promise).catch(noop);
+      return {
+        settle(failure) {
+          if (failure && countsAgainstBreaker(failure)) own.reject(failure);
+          else own.resolve();
+          if (failure && PROVIDER_WIDE.has(failure.reason)) provider.reject(failure);
+          else provider.resolve();
+        },
+      };
+    },
+    state(ref) {
+      const states = [entry(ref.provider, "").breaker, entry(ref.provider, ref.model).breaker].map(stateOf);
+      return states.includes(BreakerState.OPEN) ? BreakerState.OPEN : states.includes(BreakerState.HALF_OPEN) ? BreakerState.HALF_OPEN : BreakerState.CLOSED;
+    },
+    list() {
+      return [...entries.values()].map(({ ref, breaker }) => {
+        const json = breaker.toJSON() as unknown as { state: { lastTimerAt?: number } };
+        const stats = breaker.stats;
+        const state = stateOf(breaker);
+        const opened = json.state.lastTimerAt;
+        return create(BreakerStatusSchema, {
+          target: ref,
+          state,
+          ...(state === BreakerState.OPEN && opened ? { nextProbeTime: timestampFromMs(opened + resetMs) } : {}),
+          windowCalls: stats.fires,
+          windowFailures: stats.failures,
+        });
+      });
+    },
+    close() {
+      for (const e of entries.values()) e.breaker.shutdown();
+
+    },
+  };
+}

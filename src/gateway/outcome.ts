@@ -1,0 +1,64 @@
+/**
+ * How a chain ends: the usage and done events of a success, or the chain's
+ * error — the last failure's class, with the whole trail attached.
+ */
+import { create } from "@bufbuild/protobuf";
+import { AttemptOutcome, CostSchema, type Attempt } from "../../gen/detour/v1/result_pb.js";
+import { GatewayError } from "../errors.js";
+import type { AttemptRun } from "./attempt.js";
+import { doneEvent, usageEvent, type GatewayEvent } from "./events.js";
+
+/** The closing events of a successful chain. */
+export function* successEvents(
+  id: string,
+  route: string,
+  run: AttemptRun,
+  attempts: Attempt[],
+  answerUsd: number,
+  wastedUsd: number,
+): Generator<GatewayEvent> {
+  if (run.usage) yield usageEvent(run.usage);
+  yield doneEvent({
+    id,
+    finishReason: run.finish,
+    usage: run.usage,
+    cost: create(CostSchema, { answerUsd, wastedUsd, totalUsd: answerUsd + wastedUsd }),
+    servedBy: run.target.ref,
+    route,
+    attempts,
+  });
+}
+
+/** The chain's error: the last failure's class, with the whole trail. */
+export function finalError(
+  last: GatewayError,
+  attempts: Attempt[],
+  id: string,
+  delivered?: { chars: number; toolCalls: number },
+  why?: string,
+): GatewayError {
+  const failed = attempts.filter((a) => a.outcome !== AttemptOutcome.SUCCEEDED);
+  let message = last.message;
+  if (delivered) {
+    message = `${last.message} after ${delivered.chars} characters and ${delivered.toolCalls} tool calls were delivered`;
+  } else if (failed.length > 1) {
+    const parts = failed.map((a) => `${a.target?.provider}/${a.target?.model}: ${a.reason} (${a.message})`);
+    message = `all ${failed.length} attempts failed${why ? ` and ${why}` : ""}: ${parts.join("; ")}`;
+  } else if (why) {
+    message = `${last.message}; ${why}`;
+  }
+  // Waiting helps only when every failure was a rate limit: pass on the
+  // last upstream's Retry-After.
+  const allLimited = failed.length > 0 && failed.every((a) => a.reason === "RATE_LIMITED");
+  const retryAfter = allLimited ? last.retryAfterMs : undefined;
+  return new GatewayError(last.reason, message, {
+    ...(last.hop ? { hop: last.hop } : {}),
+    upstreamStatus: last.upstreamStatus,
+    ...(retryAfter === undefined ? {} : { retryAfterMs: retryAfter }),
+    attempts,
+    id,
+    ...(delivered ? { delivered } : {}),
+    ...(last.field ? { field: last.field } : {}),
+    cause: last,
+  });
+}

@@ -1,0 +1,116 @@
+/**
+ * Canonical request → Anthropic Messages body: system text apart, content
+ * blocks, tool_use / tool_result, max_tokens always set. Parameters the
+ * Messages API has no place for are refused with CAPABILITY_MISMATCH.
+ */
+import {
+  ResponseFormatType,
+  Role,
+  ToolChoiceMode,
+  type CompleteRequest,
+  type ContentPart,
+  type Message,
+} from "../../gen/detour/v1/chat_pb.js";
+import { GatewayError, invalidRequest } from "../errors.js";
+import { parseDataUrl } from "./media.js";
+
+type Json = Record<string, unknown>;
+
+/** Builds the Messages body; `maxTokens` is used when the request sets no limit. */
+export function anthropicBody(req: CompleteRequest, model: string, maxTokens: number, stream: boolean, extra?: Json): Json {
+  refuseUnsupported(req, model);
+  const system = req.messages
+    .filter((m) => m.role === Role.SYSTEM || m.role === Role.DEVELOPER)
+    .map((m) => text(m.content))
+    .join("\n\n");
+  const messages: { role: string; content: Json[] }[] = [];
+  req.messages.forEach((m, i) => {
+    if (m.role === Role.SYSTEM || m.role === Role.DEVELOPER) return;
+    const role = m.role === Role.ASSISTANT ? "assistant" : "user";
+    const blocks = contentBlocks(m, i);
+    const prev = messages.at(-1);
+    // The API wants user and assistant turns to alternate: merge neighbours.
+    if (prev && prev.role === role) prev.content.push(...blocks);
+    else messages.push({ role, content: blocks });
+  });
+  const body: Json = { model, max_tokens: req.sampling?.maxOutputTokens ?? maxTokens, messages };
+  if (system) body["system"] = system;
+  if (stream) body["stream"] = true;
+  const s = req.sampling;
+  if (s?.temperature !== undefined) body["temperature"] = s.temperature;
+  if (s?.topP !== undefined) body["top_p"] = s.topP;
+  if (s?.topK !== undefined) body["top_k"] = s.topK;
+  if (s && s.stop.length > 0) body["stop_sequences"] = s.stop;
+  if (req.tools.length > 0) {
+    body["tools"] = req.tools.map((t) => ({
+      name: t.name,
+      ...(t.description ? { description: t.description } : {}),
+      input_schema: t.parameters ?? { type: "object", properties: {} },
+    }));
+  }
+  const choice = toolChoice(req);
+  if (choice) body["tool_choice"] = choice;
+  if (req.user) body["metadata"] = { user_id: req.user };
+  return extra ? { ...body, ...extra } : body;
+}
+
+function refuseUnsupported(req: CompleteRequest, model: string): void {
+  const s = req.sampling;
+  const refused: string[] = [];
+  if (s?.seed !== undefined) refused.push("seed");
+  if (s?.presencePenalty !== undefined) refused.push("presence_penalty");
+  if (s?.frequencyPenalty !== undefined) refused.push("frequency_penalty");
+  if (s?.reasoningEffort) refused.push("reasoning_effort");
+  const rf = req.responseFormat?.type;
+  if (rf === ResponseFormatType.JSON_OBJECT || rf === ResponseFormatType.JSON_SCHEMA) refused.push("response_format (JSON output)");
+  if (refused.length > 0) {
+    throw new GatewayError("CAPABILITY_MISMATCH", `${model} (Anthropic Messages) does not support ${refused.join(", ")}`);
+  }
+}
+
+function toolChoice(req: CompleteRequest): Json | undefined {
+  const c = req.toolChoice?.choice;
+  const noParallel = req.parallelToolCalls === false && req.tools.length > 0 ? { disable_parallel_tool_use: true } : {};
+  if (c?.case === "function") return { type: "tool", name: c.value, ...noParallel };
+  if (c?.case === "mode") {
+    if (c.value === ToolChoiceMode.NONE) return { type: "none" };
+    if (c.value === ToolChoiceMode.REQUIRED) return { type: "any", ...noParallel };
+    return { type: "auto", ...noParallel };
+  }
+  return "disable_parallel_tool_use" in noParallel ? { type: "auto", ...noParallel } : undefined;
+}
+
+function text(parts: readonly ContentPart[]): string {
+  return parts.map((p) => (p.part.case === "text" ? p.part.value : "")).join("");
+}
+
+function contentBlocks(m: Message, i: number): Json[] {
+  if (m.role === Role.TOOL) return [{ type: "tool_result", tool_use_id: m.toolCallId, content: text(m.content) }];
+  const blocks: Json[] = [];
+  m.content.forEach((p, j) => {
+    if (p.part.case === "text") {
+      if (p.part.value !== "") blocks.push({ type: "text", text: p.part.value });
+    } else if (p.part.case === "image") {
+      const img = p.part.value;
+      if (img.source.case === "data") {
+        blocks.push({ type: "image", source: { type: "base64", media_type: img.mediaType, data: Buffer.from(img.source.value).toString("base64") } });
+      } else {
+        const url = img.source.value ?? "";
+        const inline = parseDataUrl(url);
+        if (inline) blocks.push({ type: "image", source: { type: "base64", media_type: inline.mediaType, data: inline.base64 } });
+        else if (/^https?:\/\//.test(url)) blocks.push({ type: "image", source: { type: "url", url } });
+        else throw invalidRequest(`messages[${i}].content[${j}].image.url`, "must be an http(s) or base64 data: URL");
+      }
+    }
+  });
+  m.toolCalls.forEach((c, j) => {
+    let input: unknown;
+    try {
+      input = c.arguments.trim() === "" ? {} : JSON.parse(c.arguments);
+    } catch {
+      throw invalidRequest(`messages[${i}].tool_calls[${j}].arguments`, "must be JSON text (Anthropic needs the arguments as an object)");
+    }
+    blocks.push({ type: "tool_use", id: c.id, name: c.name, input });
+  });
+  return blocks;
+}

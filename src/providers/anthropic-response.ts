@@ -1,0 +1,158 @@
+/**
+ * Anthropic Messages responses → internal events: the stream of
+ * message_start, content_block_start/delta/stop (text_delta,
+ * input_json_delta), message_delta, message_stop, ping and error events; a
+ * whole `message`; and the `{"type":"error","error":{…}}` body.
+ */
+import { create } from "@bufbuild/protobuf";
+import { FinishReason, UsageSchema, type TargetRef, type Usage } from "../../gen/detour/v1/result_pb.js";
+import { GatewayError } from "../errors.js";
+import { arr, num, obj, str, type Obj } from "./json.js";
+import type { SseEvent } from "./sse.js";
+import type { ProviderEvent } from "./types.js";
+import { upstreamError, type VendorError } from "./upstream-errors.js";
+
+/** Maps Anthropic's stop_reason. */
+export function stopReason(v: unknown): FinishReason | undefined {
+  switch (v) {
+    case "end_turn":
+    case "stop_sequence":
+    case "pause_turn":
+      return FinishReason.STOP;
+    case "max_tokens":
+    case "model_context_window_exceeded":
+      return FinishReason.LENGTH;
+    case "tool_use":
+      return FinishReason.TOOL_CALLS;
+    case "refusal":
+      return FinishReason.CONTENT_FILTER;
+    default:
+      return undefined;
+  }
+}
+
+const STATUS_OF_TYPE: Record<string, number> = {
+  invalid_request_error: 400,
+  authentication_error: 401,
+  permission_error: 403,
+  not_found_error: 404,
+  request_too_large: 413,
+  rate_limit_error: 429,
+  api_error: 500,
+  overloaded_error: 529,
+};
+
+/** Reads Anthropic's error JSON. */
+export function anthropicVendorError(status: number, body: Obj): VendorError {
+  const e = obj(body["error"]) ?? body;
+  const code = str(e, "type");
+  const message = str(e, "message") ?? "";
+  return {
+    status,
+    code,
+    message,
+    contextLength: status === 400 && /prompt is too long|context window|too many (input )?tokens/i.test(message),
+    quota: status === 400 && /credit balance/i.test(message),
+  };
+}
+
+function usageOf(input: Obj, outputTokens: number): Usage {
+  const fresh = num(input["input_tokens"]);
+  const cacheRead = num(input["cache_read_input_tokens"]);
+  const cacheWrite = num(input["cache_creation_input_tokens"]);
+  // Anthropic counts cached tokens apart from input_tokens; ours include them.
+  const inputTokens = fresh + cacheRead + cacheWrite;
+  return create(UsageSchema, {
+    inputTokens,
+    outputTokens,
+    cachedInputTokens: cacheRead,
+    cacheWriteTokens: cacheWrite,
+    totalTokens: inputTokens + outputTokens,
+  });
+}
+
+/** Turns the Messages event stream into events; throws if it ends before message_stop. */
+export async function* messageEvents(events: AsyncIterable<SseEvent>, hop: TargetRef, provider: string): AsyncGenerator<ProviderEvent> {
+  let inputUsage: Obj = {};
+  let outputTokens = 0;
+  let finish: FinishReason | undefined;
+  const toolIndex = new Map<number, number>();
+  for await (const ev of events) {
+    let data: Obj | undefined;
+    try {
+      data = obj(JSON.parse(ev.data));
+    } catch {
+      throw new GatewayError("MALFORMED_RESPONSE", "the upstream sent an event that is not JSON", { hop, upstreamStatus: 200 });
+    }
+    if (!data) continue;
+    switch (str(data, "type") ?? ev.event) {
+      case "message_start": {
+        const usage = obj(obj(data["message"])?.["usage"]) ?? {};
+        inputUsage = usage;
+        outputTokens = num(usage["output_tokens"]);
+        break;
+      }
+      case "content_block_start": {
+        const block = obj(data["content_block"]);
+        if (str(block, "type") === "tool_use") {
+          const index = toolIndex.size;
+          toolIndex.set(num(data["index"]), index);
+          yield { type: "tool_call", index, id: str(block, "id") ?? "", name: str(block, "name") ?? "", arguments: "" };
+        } else if (str(block, "type") === "text" && str(block, "text")) {
+          yield { type: "text", text: str(block, "text") ?? "" };
+        }
+        break;
+      }
+      case "content_block_delta": {
+        const delta = obj(data["delta"]);
+        const kind = str(delta, "type");
+        if (kind === "text_delta") {
+          const t = str(delta, "text");
+          if (t) yield { type: "text", text: t };
+        } else if (kind === "input_json_delta") {
+          const index = toolIndex.get(num(data["index"]));
+          const part = str(delta, "partial_json") ?? "";
+          if (index !== undefined && part !== "") yield { type: "tool_call", index, arguments: part };
+        }
+        break;
+      }
+      case "message_delta": {
+        finish = stopReason(obj(data["delta"])?.["stop_reason"]) ?? finish;
+        const usage = obj(data["usage"]);
+        if (usage && usage["output_tokens"] !== undefined) outputTokens = num(usage["output_tokens"]);
+        break;
+      }
+      case "message_stop":
+        yield { type: "usage", usage: usageOf(inputUsage, outputTokens) };
+        yield { type: "finish", reason: finish ?? FinishReason.STOP };
+        return;
+      case "error": {
+        const type = str(obj(data["error"]), "type") ?? "api_error";
+        const status = STATUS_OF_TYPE[type] ?? 500;
+        throw upstreamError(provider, hop, anthropicVendorError(status, data), {});
+      }
+      default:
+        // ping, content_block_stop, and event types added later.
+        break;
+    }
+  }
+  throw new GatewayError("STREAM_DROPPED", "the upstream stream ended before message_stop", { hop, upstreamStatus: 200 });
+}
+
+/** Turns a whole `message` into the same events a stream gives. */
+export function* wholeMessageEvents(body: Obj, hop: TargetRef): Generator<ProviderEvent> {
+  if (str(body, "type") !== "message") {
+    throw new GatewayError("MALFORMED_RESPONSE", "the upstream sent a body that is not a message", { hop, upstreamStatus: 200 });
+  }
+  let tools = 0;
+  for (const b of arr(body["content"])) {
+    const block = obj(b);
+    if (str(block, "type") === "text" && str(block, "text")) yield { type: "text", text: str(block, "text") ?? "" };
+    if (str(block, "type") === "tool_use") {
+      yield { type: "tool_call", index: tools++, id: str(block, "id") ?? "", name: str(block, "name") ?? "", arguments: JSON.stringify(block?.["input"] ?? {}) };
+    }
+  }
+  const usage = obj(body["usage"]) ?? {};
+  yield { type: "usage", usage: usageOf(usage, num(usage["output_tokens"])) };
+  yield { type: "finish", reason: stopReason(body["stop_reason"]) ?? FinishReason.STOP };
+}

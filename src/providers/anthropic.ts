@@ -1,0 +1,65 @@
+/**
+ * The Anthropic Messages adapter: POST /v1/messages with x-api-key and
+ * anthropic-version, always streaming.
+ */
+import { create } from "@bufbuild/protobuf";
+import type { AnthropicProvider, ProviderConfig } from "../../gen/detour/v1/config_pb.js";
+import { TargetRefSchema } from "../../gen/detour/v1/result_pb.js";
+import { anthropicBody } from "./anthropic-request.js";
+import { anthropicVendorError, messageEvents, wholeMessageEvents } from "./anthropic-response.js";
+import { createModelCatalog } from "./catalog.js";
+import { VENDOR_MODELS } from "./catalog-data.js";
+import { createUpstreamHttp } from "./http.js";
+import { obj } from "./json.js";
+import { resolveKey } from "./keys.js";
+import type { HttpProviderDeps } from "./openai.js";
+import type { Provider, ProviderCall, ProviderEvent } from "./types.js";
+import { isJsonResponse, postOrThrow, readJson, sseEvents } from "./upstream-call.js";
+
+/** The public Anthropic API. */
+export const ANTHROPIC_BASE_URL = "https://api.anthropic.com";
+
+/** The API version sent unless the config names another. */
+export const ANTHROPIC_VERSION = "2023-06-01";
+
+/** Output limit for models the catalog does not know, since the API requires one. */
+const FALLBACK_MAX_TOKENS = 4096;
+
+/** Builds an Anthropic provider. */
+export function createAnthropicProvider(pc: ProviderConfig, cfg: AnthropicProvider, deps: HttpProviderDeps = {}): Provider {
+  const name = pc.name;
+  const base = (cfg.baseUrl || ANTHROPIC_BASE_URL).replace(/\/+$/, "");
+  const key = resolveKey(name, cfg.apiKey, base === ANTHROPIC_BASE_URL ? ["ANTHROPIC_API_KEY"] : [], deps.env);
+  const http = deps.http ?? createUpstreamHttp(pc.upstream);
+  const catalog = createModelCatalog(pc.models, base === ANTHROPIC_BASE_URL ? VENDOR_MODELS.anthropic : []);
+  const headers: Record<string, string> = { "anthropic-version": cfg.version || ANTHROPIC_VERSION, ...cfg.headers };
+  if (key) headers["x-api-key"] = key;
+
+  async function* stream(call: ProviderCall): AsyncGenerator<ProviderEvent> {
+    const hop = create(TargetRefSchema, { provider: name, model: call.model });
+    const maxTokens = catalog.describe(call.model)?.capabilities.maxOutputTokens || FALLBACK_MAX_TOKENS;
+    const res = await postOrThrow({
+      http,
+      provider: name,
+      hop,
+      url: `${base}/v1/messages`,
+      headers,
+      body: anthropicBody(call.request, call.model, maxTokens, true, obj(call.request.providerOptions[name])),
+      signal: call.signal,
+      vendorError: anthropicVendorError,
+    });
+    if (isJsonResponse(res)) {
+      yield* wholeMessageEvents(await readJson(res, hop, call.signal), hop);
+      return;
+    }
+    yield* messageEvents(sseEvents(res, hop, call.signal), hop, name);
+  }
+
+  return {
+    name,
+    models: () => catalog.list(),
+    describe: (model) => catalog.describe(model),
+    stream,
+    close: () => http.close(),
+  };
+}

@@ -1,0 +1,135 @@
+/**
+ * Canonical request → Gemini generateContent body: contents with user/model
+ * roles and parts, systemInstruction, functionDeclarations and
+ * functionCall/functionResponse parts, generationConfig with
+ * responseMimeType/responseJsonSchema.
+ */
+import {
+  ReasoningEffort,
+  ResponseFormatType,
+  Role,
+  ToolChoiceMode,
+  type CompleteRequest,
+  type ContentPart,
+  type Message,
+} from "../../gen/detour/v1/chat_pb.js";
+import { GatewayError, invalidRequest } from "../errors.js";
+import { parseDataUrl } from "./media.js";
+
+type Json = Record<string, unknown>;
+
+const THINKING_BUDGET: Record<number, number> = {
+  [ReasoningEffort.MINIMAL]: 0,
+  [ReasoningEffort.LOW]: 1024,
+  [ReasoningEffort.MEDIUM]: 8192,
+  [ReasoningEffort.HIGH]: 24576,
+};
+
+/** Builds the generateContent body. */
+export function geminiBody(req: CompleteRequest, model: string, extra?: Json): Json {
+  if (req.parallelToolCalls === false && req.tools.length > 0) {
+    throw new GatewayError("CAPABILITY_MISMATCH", `${model} (Gemini) cannot be limited to one tool call per turn (parallel_tool_calls: false)`);
+  }
+  const system = req.messages.filter((m) => m.role === Role.SYSTEM || m.role === Role.DEVELOPER).map((m) => text(m.content)).join("\n\n");
+  // Gemini answers a function call by name; the canonical request by call ID.
+  const callNames = new Map<string, string>();
+  for (const m of req.messages) for (const c of m.toolCalls) callNames.set(c.id, c.name);
+  const contents: { role: string; parts: Json[] }[] = [];
+  req.messages.forEach((m, i) => {
+    if (m.role === Role.SYSTEM || m.role === Role.DEVELOPER) return;
+    const role = m.role === Role.ASSISTANT ? "model" : "user";
+    const parts = messageParts(m, i, callNames);
+    const prev = contents.at(-1);
+    if (prev && prev.role === role) prev.parts.push(...parts);
+    else contents.push({ role, parts });
+  });
+  const body: Json = { contents };
+  if (system) body["systemInstruction"] = { parts: [{ text: system }] };
+  if (req.tools.length > 0) {
+    body["tools"] = [
+      {
+        functionDeclarations: req.tools.map((t) => ({
+          name: t.name,
+          ...(t.description ? { description: t.description } : {}),
+          ...(t.parameters ? { parametersJsonSchema: t.parameters } : {}),
+        })),
+      },
+    ];
+  }
+  const choice = req.toolChoice?.choice;
+  if (choice) {
+    const config: Json =
+      choice.case === "function"
+        ? { mode: "ANY", allowedFunctionNames: [choice.value] }
+        : { mode: choice.value === ToolChoiceMode.NONE ? "NONE" : choice.value === ToolChoiceMode.REQUIRED ? "ANY" : "AUTO" };
+    body["toolConfig"] = { functionCallingConfig: config };
+  }
+  const gen: Json = {};
+  const s = req.sampling;
+  if (s?.temperature !== undefined) gen["temperature"] = s.temperature;
+  if (s?.topP !== undefined) gen["topP"] = s.topP;
+  if (s?.topK !== undefined) gen["topK"] = s.topK;
+  if (s?.maxOutputTokens !== undefined) gen["maxOutputTokens"] = s.maxOutputTokens;
+  if (s && s.stop.length > 0) gen["stopSequences"] = s.stop;
+  if (s?.seed !== undefined) gen["seed"] = Number(s.seed);
+  if (s?.presencePenalty !== undefined) gen["presencePenalty"] = s.presencePenalty;
+  if (s?.frequencyPenalty !== undefined) gen["frequencyPenalty"] = s.frequencyPenalty;
+  if (s?.reasoningEffort) gen["thinkingConfig"] = { thinkingBudget: THINKING_BUDGET[s.reasoningEffort] };
+  const rf = req.responseFormat;
+  if (rf?.type === ResponseFormatType.JSON_OBJECT) gen["responseMimeType"] = "application/json";
+  if (rf?.type === ResponseFormatType.JSON_SCHEMA) {
+    gen["responseMimeType"] = "application/json";
+    gen["responseJsonSchema"] = rf.jsonSchema?.schema ?? {};
+  }
+  if (Object.keys(gen).length > 0) body["generationConfig"] = gen;
+  return extra ? { ...body, ...extra } : body;
+}
+
+function text(parts: readonly ContentPart[]): string {
+  return parts.map((p) => (p.part.case === "text" ? p.part.value : "")).join("");
+}
+
+function messageParts(m: Message, i: number, callNames: ReadonlyMap<string, string>): Json[] {
+  if (m.role === Role.TOOL) {
+    const name = callNames.get(m.toolCallId) ?? m.name;
+    if (!name) {
+      throw invalidRequest(`messages[${i}].tool_call_id`, `"${m.toolCallId}" matches no earlier assistant tool call (Gemini answers calls by function name)`);
+    }
+    const raw = text(m.content);
+    let response: unknown;
+    try {
+      response = JSON.parse(raw);
+    } catch {
+      response = undefined;
+    }
+    const asObject = typeof response === "object" && response !== null && !Array.isArray(response) ? response : { result: raw };
+    return [{ functionResponse: { name, response: asObject } }];
+  }
+  const parts: Json[] = [];
+  m.content.forEach((p, j) => {
+    if (p.part.case === "text") {
+      if (p.part.value !== "") parts.push({ text: p.part.value });
+    } else if (p.part.case === "image") {
+      const img = p.part.value;
+      if (img.source.case === "data") {
+        parts.push({ inlineData: { mimeType: img.mediaType, data: Buffer.from(img.source.value).toString("base64") } });
+      } else {
+        const url = img.source.value ?? "";
+        const inline = parseDataUrl(url);
+        if (inline) parts.push({ inlineData: { mimeType: inline.mediaType, data: inline.base64 } });
+        else if (/^https?:\/\//.test(url)) parts.push({ fileData: { mimeType: img.mediaType || "image/jpeg", fileUri: url } });
+        else throw invalidRequest(`messages[${i}].content[${j}].image.url`, "must be an http(s) or base64 data: URL");
+      }
+    }
+  });
+  m.toolCalls.forEach((c, j) => {
+    let args: unknown;
+    try {
+      args = c.arguments.trim() === "" ? {} : JSON.parse(c.arguments);
+    } catch {
+      throw invalidRequest(`messages[${i}].tool_calls[${j}].arguments`, "must be JSON text (Gemini needs the arguments as an object)");
+    }
+    parts.push({ functionCall: { name: c.name, args } });
+  });
+  return parts;
+}

@@ -1,0 +1,119 @@
+/**
+ * Gemini responses → internal events. Each SSE event (and a unary body) is a
+ * GenerateContentResponse: candidate parts (text, functionCall; thoughts are
+ * skipped), a finishReason, usageMetadata whose totals are cumulative, and
+ * promptFeedback.blockReason for a blocked prompt. Errors are
+ * `{"error": {code, message, status, details}}`.
+ */
+import { create } from "@bufbuild/protobuf";
+import { FinishReason, UsageSchema, type TargetRef, type Usage } from "../../gen/detour/v1/result_pb.js";
+import { GatewayError } from "../errors.js";
+import { arr, num, obj, str, type Obj } from "./json.js";
+import type { SseEvent } from "./sse.js";
+import type { ProviderEvent } from "./types.js";
+import { parseProtoDuration, type VendorError } from "./upstream-errors.js";
+
+const FILTERED = new Set(["SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "LANGUAGE"]);
+
+/** Reads Gemini's error JSON, including a RetryInfo detail. */
+export function geminiVendorError(status: number, body: Obj): VendorError {
+  const e = obj(body["error"]) ?? body;
+  const message = str(e, "message") ?? "";
+  let retryAfterMs: number | undefined;
+  for (const d of arr(e["details"])) {
+    if (str(d, "@type")?.endsWith("google.rpc.RetryInfo")) retryAfterMs = parseProtoDuration(obj(d)?.["retryDelay"]);
+  }
+  return {
+    status,
+    code: str(e, "status"),
+    message,
+    retryAfterMs,
+    contextLength: status === 400 && /exceeds the maximum number of tokens|input token count/i.test(message),
+  };
+}
+
+function usageOf(u: Obj): Usage {
+  const input = num(u["promptTokenCount"]);
+  const thoughts = num(u["thoughtsTokenCount"]);
+  const output = num(u["candidatesTokenCount"]) + thoughts;
+  return create(UsageSchema, {
+    inputTokens: input,
+    outputTokens: output,
+    cachedInputTokens: num(u["cachedContentTokenCount"]),
+    reasoningTokens: thoughts,
+    totalTokens: num(u["totalTokenCount"]) || input + output,
+  });
+}
+
+/** Reads responses one by one, keeping state across stream chunks. */
+function createReader(hop: TargetRef) {
+  let calls = 0;
+  let finish: FinishReason | undefined;
+  let usage: Usage | undefined;
+  return {
+    *read(body: Obj): Generator<ProviderEvent> {
+      const block = str(obj(body["promptFeedback"]), "blockReason");
+      if (block) {
+        throw new GatewayError("CONTENT_FILTERED", `the prompt was blocked by Gemini's safety filter (${block})`, { hop, upstreamStatus: 200 });
+      }
+      const cand = obj(arr(body["candidates"])[0]);
+      for (const p of arr(obj(cand?.["content"])?.["parts"])) {
+        const part = obj(p);
+        if (!part || part["thought"] === true) continue;
+        const t = str(part, "text");
+        if (t) yield { type: "text", text: t };
+        const fc = obj(part["functionCall"]);
+        if (fc) {
+          const index = calls++;
+          yield { type: "tool_call", index, id: str(fc, "id") ?? `call_${index}`, name: str(fc, "name") ?? "", arguments: JSON.stringify(fc["args"] ?? {}) };
+        }
+      }
+      const reason = str(cand, "finishReason");
+      if (reason) {
+        if (reason === "MAX_TOKENS") finish = FinishReason.LENGTH;
+        else if (FILTERED.has(reason)) finish = FinishReason.CONTENT_FILTER;
+        else if (reason === "STOP") finish = FinishReason.STOP;
+        else if (reason === "MALFORMED_FUNCTION_CALL") {
+          throw new GatewayError("MALFORMED_RESPONSE", "Gemini produced a malformed function call", { hop, upstreamStatus: 200 });
+        } else finish = FinishReason.STOP;
+      }
+      const u = obj(body["usageMetadata"]);
+      if (u) usage = usageOf(u);
+    },
+    *end(): Generator<ProviderEvent> {
+      if (finish === undefined) {
+        throw new GatewayError("STREAM_DROPPED", "the upstream stream ended before a finish reason", { hop, upstreamStatus: 200 });
+      }
+      if (usage) yield { type: "usage", usage };
+      // Gemini says STOP after function calls; callers expect tool_calls.
+      yield { type: "finish", reason: finish === FinishReason.STOP && calls > 0 ? FinishReason.TOOL_CALLS : finish };
+    },
+  };
+}
+
+/** Turns the alt=sse stream into events. */
+export async function* streamEvents(events: AsyncIterable<SseEvent>, hop: TargetRef): AsyncGenerator<ProviderEvent> {
+  const reader = createReader(hop);
+  for await (const ev of events) {
+    let body: Obj | undefined;
+    try {
+      body = obj(JSON.parse(ev.data));
+    } catch {
+      throw new GatewayError("MALFORMED_RESPONSE", "the upstream sent an event that is not JSON", { hop, upstreamStatus: 200 });
+    }
+    if (!body) continue;
+    if (body["error"] !== undefined) {
+      const ve = geminiVendorError(num(obj(body["error"])?.["code"]) || 500, body);
+      throw new GatewayError("UPSTREAM_ERROR", `Gemini reported an error mid-stream (${ve.code ?? "unknown"})`, { hop, upstreamStatus: 200 });
+    }
+    yield* reader.read(body);
+  }
+  yield* reader.end();
+}
+
+/** Turns a whole GenerateContentResponse into events. */
+export function* wholeResponseEvents(body: Obj, hop: TargetRef): Generator<ProviderEvent> {
+  const reader = createReader(hop);
+  yield* reader.read(body);
+  yield* reader.end();
+}

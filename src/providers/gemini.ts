@@ -1,0 +1,59 @@
+/**
+ * The Google Gemini adapter: POST models/{model}:streamGenerateContent?alt=sse
+ * with the x-goog-api-key header.
+ */
+import { create } from "@bufbuild/protobuf";
+import type { GeminiProvider, ProviderConfig } from "../../gen/detour/v1/config_pb.js";
+import { TargetRefSchema } from "../../gen/detour/v1/result_pb.js";
+import { createModelCatalog } from "./catalog.js";
+import { VENDOR_MODELS } from "./catalog-data.js";
+import { geminiBody } from "./gemini-request.js";
+import { geminiVendorError, streamEvents, wholeResponseEvents } from "./gemini-response.js";
+import { createUpstreamHttp } from "./http.js";
+import { obj } from "./json.js";
+import { resolveKey } from "./keys.js";
+import type { HttpProviderDeps } from "./openai.js";
+import type { Provider, ProviderCall, ProviderEvent } from "./types.js";
+import { isJsonResponse, postOrThrow, readJson, sseEvents } from "./upstream-call.js";
+
+/** The public Gemini API. */
+export const GEMINI_BASE_URL = "https://generativelanguage.googleapis.com/v1beta";
+
+/** Builds a Gemini provider. */
+export function createGeminiProvider(pc: ProviderConfig, cfg: GeminiProvider, deps: HttpProviderDeps = {}): Provider {
+  const name = pc.name;
+  const base = (cfg.baseUrl || GEMINI_BASE_URL).replace(/\/+$/, "");
+  const key = resolveKey(name, cfg.apiKey, base === GEMINI_BASE_URL ? ["GEMINI_API_KEY", "GOOGLE_API_KEY"] : [], deps.env);
+  const http = deps.http ?? createUpstreamHttp(pc.upstream);
+  const catalog = createModelCatalog(pc.models, base === GEMINI_BASE_URL ? VENDOR_MODELS.gemini : []);
+  const headers: Record<string, string> = { ...cfg.headers };
+  if (key) headers["x-goog-api-key"] = key;
+
+  async function* stream(call: ProviderCall): AsyncGenerator<ProviderEvent> {
+    const hop = create(TargetRefSchema, { provider: name, model: call.model });
+    const model = call.model.startsWith("models/") ? call.model : `models/${call.model}`;
+    const res = await postOrThrow({
+      http,
+      provider: name,
+      hop,
+      url: `${base}/${encodeURI(model)}:streamGenerateContent?alt=sse`,
+      headers,
+      body: geminiBody(call.request, call.model, obj(call.request.providerOptions[name])),
+      signal: call.signal,
+      vendorError: geminiVendorError,
+    });
+    if (isJsonResponse(res)) {
+      yield* wholeResponseEvents(await readJson(res, hop, call.signal), hop);
+      return;
+    }
+    yield* streamEvents(sseEvents(res, hop, call.signal), hop);
+  }
+
+  return {
+    name,
+    models: () => catalog.list(),
+    describe: (model) => catalog.describe(model),
+    stream,
+    close: () => http.close(),
+  };
+}

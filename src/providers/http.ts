@@ -1,0 +1,94 @@
+/**
+ * Upstream HTTP: one undici Agent per provider (keep-alive pools per origin,
+ * bounded connections, connect/header/body timeouts), calls aborted by the
+ * attempt's signal, and network failures classified into the taxonomy.
+ */
+import { Agent, request, errors as undiciErrors } from "undici";
+import type { UpstreamConfig } from "../../gen/detour/v1/config_pb.js";
+import { durationOr } from "../config/duration.js";
+import { GatewayError } from "../errors.js";
+
+/** An upstream response whose body has not been read yet. */
+export interface UpstreamResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly body: AsyncIterable<Uint8Array>;
+  /** Reads at most `limit` bytes of the body as text and discards the rest. */
+  text(limit?: number): Promise<string>;
+  /** Discards the body. */
+  dump(): Promise<void>;
+}
+
+/** A provider's HTTP client. */
+export interface UpstreamHttp {
+  post(url: string, headers: Record<string, string>, body: unknown, signal: AbortSignal): Promise<UpstreamResponse>;
+  close(): Promise<void>;
+}
+
+/** Creates the pooled client for one provider. */
+export function createUpstreamHttp(config: UpstreamConfig | undefined): UpstreamHttp {
+  const agent = new Agent({
+    connections: config?.maxConnections || 128,
+    connectTimeout: durationOr(config?.connectTimeout ?? "", 5_000),
+    keepAliveTimeout: durationOr(config?.keepAliveTimeout ?? "", 30_000),
+    // The attempt loop owns the real deadlines (TTFT, total, inter-token);
+    // these only stop a socket that went silent for far longer than any of them.
+    headersTimeout: 300_000,
+    bodyTimeout: 300_000,
+  });
+  return {
+    async post(url, headers, body, signal) {
+      try {
+        const res = await request(url, {
+          method: "POST",
+          headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
+          body: JSON.stringify(body),
+          signal,
+          dispatcher: agent,
+        });
+        return {
+          status: res.statusCode,
+          headers: res.headers,
+          body: res.body,
+          async text(limit = 64 * 1024) {
+            let out = "";
+            let size = 0;
+            const decoder = new TextDecoder();
+            for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+              size += chunk.byteLength;
+              if (size <= limit) out += decoder.decode(chunk, { stream: true });
+            }
+            return out + decoder.decode();
+          },
+          dump: () => res.body.dump(),
+        };
+      } catch (e) {
+        throw networkError(e, signal);
+      }
+    },
+    close: () => agent.close(),
+  };
+}
+
+/**
+ * Classifies a failure of the connection or of reading the body. An abort
+ * is passed through unchanged: the attempt knows why it aborted.
+ */
+export function networkError(e: unknown, signal: AbortSignal): unknown {
+  if (signal.aborted) return e;
+  if (e instanceof GatewayError) return e;
+  if (e instanceof undiciErrors.HeadersTimeoutError || e instanceof undiciErrors.BodyTimeoutError) {
+    return new GatewayError("UPSTREAM_TIMEOUT", "the upstream went silent", { cause: e });
+  }
+  if (e instanceof undiciErrors.ConnectTimeoutError) {
+    return new GatewayError("CONNECTION_FAILED", "could not connect to the upstream in time", { cause: e });
+  }
+  const code = (e as { code?: unknown }).code;
+  if (e instanceof undiciErrors.SocketError || code === "ECONNRESET" || code === "EPIPE") {
+    return new GatewayError("STREAM_DROPPED", "the upstream closed the connection", { cause: e });
+  }
+  if (typeof code === "string" && /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH)$/.test(code)) {
+    return new GatewayError("CONNECTION_FAILED", `could not connect to the upstream (${code})`, { cause: e });
+  }
+  return new GatewayError("CONNECTION_FAILED", "the upstream call failed", { cause: e });
+}

@@ -1,0 +1,127 @@
+/**
+ * OpenAI Chat Completions responses → internal events: SSE
+ * `chat.completion.chunk`s (ending with `data: [DONE]`), a whole
+ * `chat.completion`, and the `{"error": …}` body.
+ */
+import { create } from "@bufbuild/protobuf";
+import { FinishReason, UsageSchema, type TargetRef, type Usage } from "../../gen/detour/v1/result_pb.js";
+import { GatewayError } from "../errors.js";
+import type { SseEvent } from "./sse.js";
+import type { ProviderEvent } from "./types.js";
+import { arr, num, obj, str, type Obj } from "./json.js";
+import type { VendorError } from "./upstream-errors.js";
+
+/** Maps OpenAI's finish_reason. */
+export function finishReason(v: unknown): FinishReason | undefined {
+  switch (v) {
+    case "stop":
+      return FinishReason.STOP;
+    case "length":
+      return FinishReason.LENGTH;
+    case "tool_calls":
+    case "function_call":
+      return FinishReason.TOOL_CALLS;
+    case "content_filter":
+      return FinishReason.CONTENT_FILTER;
+    default:
+      return undefined;
+  }
+}
+
+/** Normalises OpenAI usage (cached and reasoning tokens included). */
+export function openaiUsage(u: Obj): Usage {
+  const input = num(u["prompt_tokens"]);
+  const output = num(u["completion_tokens"]);
+  return create(UsageSchema, {
+    inputTokens: input,
+    outputTokens: output,
+    cachedInputTokens: num(obj(u["prompt_tokens_details"])?.["cached_tokens"]),
+    reasoningTokens: num(obj(u["completion_tokens_details"])?.["reasoning_tokens"]),
+    totalTokens: num(u["total_tokens"]) || input + output,
+  });
+}
+
+/** Reads OpenAI's error JSON (`{"error": {message, type, param, code}}`). */
+export function openaiVendorError(status: number, body: Obj): VendorError {
+  const e = obj(body["error"]) ?? body;
+  const code = str(e, "code") ?? str(e, "type");
+  const message = str(e, "message");
+  return {
+    status,
+    code,
+    message,
+    contextLength: code === "context_length_exceeded" || /maximum context length/i.test(message ?? ""),
+    contentFiltered: code === "content_filter" || code === "content_policy_violation",
+    quota: code === "insufficient_quota",
+  };
+}
+
+function malformed(hop: TargetRef, what: string): GatewayError {
+  return new GatewayError("MALFORMED_RESPONSE", `the upstream sent ${what}`, { hop, upstreamStatus: 200 });
+}
+
+/** Turns the SSE stream of chunks into events; throws if it ends before a finish. */
+export async function* chunkEvents(events: AsyncIterable<SseEvent>, hop: TargetRef, provider: string): AsyncGenerator<ProviderEvent> {
+  let finish: FinishReason | undefined;
+  for await (const ev of events) {
+    if (ev.data === "[DONE]") break;
+    let chunk: Obj | undefined;
+    try {
+      chunk = obj(JSON.parse(ev.data));
+    } catch {
+      throw malformed(hop, "a chunk that is not JSON");
+    }
+    if (!chunk) throw malformed(hop, "a chunk that is not a JSON object");
+    if (chunk["error"] !== undefined) {
+      const ve = openaiVendorError(num(obj(chunk["error"])?.["status"]) || 500, chunk);
+      throw new GatewayError(ve.contextLength ? "CONTEXT_LENGTH_EXCEEDED" : "UPSTREAM_ERROR", `${provider} reported an error mid-stream${ve.code ? ` (${ve.code})` : ""}`, { hop, upstreamStatus: 200 });
+    }
+    for (const c of arr(chunk["choices"])) {
+      const choice = obj(c);
+      if (!choice || num(choice["index"]) !== 0) continue;
+      const delta = obj(choice["delta"]);
+      const content = delta?.["content"];
+      if (typeof content === "string" && content !== "") yield { type: "text", text: content };
+      const refusal = delta?.["refusal"];
+      if (typeof refusal === "string" && refusal !== "") yield { type: "text", text: refusal };
+      for (const t of arr(delta?.["tool_calls"])) {
+        const tc = obj(t);
+        if (!tc) continue;
+        const fn = obj(tc["function"]);
+        const id = str(tc, "id");
+        const name = str(fn, "name");
+        yield {
+          type: "tool_call",
+          index: num(tc["index"]),
+          ...(id ? { id } : {}),
+          ...(name ? { name } : {}),
+          arguments: str(fn, "arguments") ?? "",
+        };
+      }
+      finish = finishReason(choice["finish_reason"]) ?? finish;
+    }
+    const usage = obj(chunk["usage"]);
+    if (usage) yield { type: "usage", usage: openaiUsage(usage) };
+  }
+  if (finish === undefined) {
+    throw new GatewayError("STREAM_DROPPED", "the upstream stream ended before a finish reason", { hop, upstreamStatus: 200 });
+  }
+  yield { type: "finish", reason: finish };
+}
+
+/** Turns a whole `chat.completion` into the same events a stream gives. */
+export function* completionEvents(body: Obj, hop: TargetRef): Generator<ProviderEvent> {
+  const choice = obj(arr(body["choices"])[0]);
+  const msg = obj(choice?.["message"]);
+  if (!choice || !msg) throw malformed(hop, "a completion without choices");
+  const content = msg["content"];
+  if (typeof content === "string" && content !== "") yield { type: "text", text: content };
+  for (const [index, t] of arr(msg["tool_calls"]).entries()) {
+    const tc = obj(t);
+    const fn = obj(tc?.["function"]);
+    yield { type: "tool_call", index, id: str(tc, "id") ?? `call_${index}`, name: str(fn, "name") ?? "", arguments: str(fn, "arguments") ?? "" };
+  }
+  const usage = obj(body["usage"]);
+  if (usage) yield { type: "usage", usage: openaiUsage(usage) };
+  yield { type: "finish", reason: finishReason(choice["finish_reason"]) ?? FinishReason.STOP };
+}

@@ -1,0 +1,88 @@
+/**
+ * The OpenAI Chat Completions adapter. It also serves the compatible family
+ * (Mistral, DeepSeek, Groq, Together, Fireworks, xAI, OpenRouter, Ollama,
+ * vLLM, LM Studio, …) by base URL, and Azure OpenAI by deployment URL,
+ * api-version and the api-key header.
+ */
+import { create } from "@bufbuild/protobuf";
+import type { OpenAiProvider, ProviderConfig } from "../../gen/detour/v1/config_pb.js";
+import { TargetRefSchema } from "../../gen/detour/v1/result_pb.js";
+import { createModelCatalog } from "./catalog.js";
+import { VENDOR_MODELS } from "./catalog-data.js";
+import { createUpstreamHttp, type UpstreamHttp } from "./http.js";
+import { obj } from "./json.js";
+import { resolveKey } from "./keys.js";
+import { openaiBody, type OpenAIFlavor } from "./openai-request.js";
+import { chunkEvents, completionEvents, openaiVendorError } from "./openai-response.js";
+import type { Provider, ProviderCall, ProviderEvent } from "./types.js";
+import { isJsonResponse, postOrThrow, readJson, sseEvents } from "./upstream-call.js";
+
+/** The public OpenAI API. */
+export const OPENAI_BASE_URL = "https://api.openai.com/v1";
+
+/** Collaborators tests may replace. */
+export interface HttpProviderDeps {
+  readonly http?: UpstreamHttp;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** Builds an OpenAI-compatible provider. */
+export function createOpenAIProvider(pc: ProviderConfig, cfg: OpenAiProvider, deps: HttpProviderDeps = {}): Provider {
+  const name = pc.name;
+  const base = (cfg.baseUrl || OPENAI_BASE_URL).replace(/\/+$/, "");
+  const official = base === OPENAI_BASE_URL;
+  const azure = cfg.azure;
+  const key = resolveKey(name, cfg.apiKey, official ? ["OPENAI_API_KEY"] : [], deps.env);
+  const http = deps.http ?? createUpstreamHttp(pc.upstream);
+  const catalog = createModelCatalog(pc.models, official ? VENDOR_MODELS.openai : []);
+  const flavor: OpenAIFlavor = {
+    maxTokensField: cfg.maxTokensField === "max_tokens" || cfg.maxTokensField === "max_completion_tokens"
+      ? cfg.maxTokensField
+      : official || azure ? "max_completion_tokens" : "max_tokens",
+    streamUsage: cfg.streamUsage ?? true,
+    developerRole: cfg.developerRole ?? (official || azure !== undefined),
+  };
+  const headers: Record<string, string> = { ...cfg.headers };
+  if (key) {
+    if (azure) headers["api-key"] = key;
+    else headers["authorization"] = `Bearer ${key}`;
+  }
+
+  const target = (model: string) => {
+    if (!azure) return { url: `${base}/chat/completions`, model };
+    const deployment = azure.deployments[model] ?? model;
+    const url = `${base}/openai/deployments/${encodeURIComponent(deployment)}/chat/completions?api-version=${encodeURIComponent(azure.apiVersion)}`;
+    return { url, model };
+  };
+
+  async function* stream(call: ProviderCall): AsyncGenerator<ProviderEvent> {
+    const hop = create(TargetRefSchema, { provider: name, model: call.model });
+    const streaming = catalog.describe(call.model)?.capabilities.streaming ?? true;
+    const { url, model } = target(call.model);
+    const extra = obj(call.request.providerOptions[name]);
+    const res = await postOrThrow({
+      http,
+      provider: name,
+      hop,
+      url,
+      headers: call.requestId ? { ...headers, "x-client-request-id": call.requestId.slice(0, 512) } : headers,
+      body: openaiBody(call.request, model, flavor, streaming, extra),
+      signal: call.signal,
+      vendorError: openaiVendorError,
+    });
+    // A server that ignores "stream": true answers JSON; accept it.
+    if (!streaming || isJsonResponse(res)) {
+      yield* completionEvents(await readJson(res, hop, call.signal), hop);
+      return;
+    }
+    yield* chunkEvents(sseEvents(res, hop, call.signal), hop, name);
+  }
+
+  return {
+    name,
+    models: () => catalog.list(),
+    describe: (model) => catalog.describe(model),
+    stream,
+    close: () => http.close(),
+  };
+}
