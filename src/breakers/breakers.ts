@@ -11,6 +11,7 @@
  * admission fires the breakers with a deferred promise the attempt settles
  * when it ends (success or failure).
  */
+import type { EventEmitter } from "node:events";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import CircuitBreaker from "opossum";
@@ -34,6 +35,8 @@ export interface Breakers {
   state(ref: TargetRef): BreakerState;
   /** Every breaker created so far. */
   list(): BreakerStatus[];
+  /** The breaker of "provider/model" ("provider/" for the provider-wide one), for observers. */
+  events(key: string): EventEmitter | undefined;
   /** Stops the breakers' timers. */
   close(): void;
 }
@@ -158,6 +161,7 @@ export function createBreakers(config: BreakerConfig | undefined): Breakers {
         });
       });
     },
+    events: (key) => entries.get(key)?.breaker,
     close() {
       for (const e of entries.values()) e.breaker.shutdown();
 

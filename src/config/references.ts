@@ -4,6 +4,7 @@
  * exists.
  */
 import type { Config } from "../../gen/detour/v1/config_pb.js";
+import { REASONS } from "../errors.js";
 import { parseDuration } from "./duration.js";
 import { suggest } from "./normalize.js";
 
@@ -26,6 +27,12 @@ export function checkReferences(config: Config): string[] {
   config.routes.forEach((r, i) => {
     if (routes.has(r.name)) problems.push(`routes[${i}].name: "${r.name}" is already used by another route`);
     routes.add(r.name);
+    for (const reason of Object.keys(r.onError)) {
+      if (!(reason in REASONS)) {
+        const hint = suggest(reason, Object.keys(REASONS));
+        problems.push(`routes[${i}].on_error["${reason}"]: not a reason${hint ? ` (did you mean "${hint}"?)` : ""}; reasons are listed in the README's decision table`);
+      }
+    }
     r.targets.forEach((t, j) => {
       const path = `routes[${i}].targets[${j}].model`;
       const slash = t.model.indexOf("/");

@@ -94,7 +94,7 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
         break;
       }
       const provider = deps.providers.get(target.ref.provider);
-      const sliceEnd = next && input.deadline - plan.minSliceMs > deps.now() ? input.deadline - plan.minSliceMs : input.deadline;
+      const sliceEnd = sliceEndOf(input.deadline, deps.now(), targets.length - ti - 1, plan.minSliceMs);
       const held: GatewayEvent[] = [];
       try {
         if (!provider) throw new GatewayError("UNKNOWN_MODEL", `no provider named "${target.ref.provider}"`, { hop: target.ref });
@@ -153,6 +153,17 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
     }
   }
   throw finalError(last ?? tooManyHops(), attempts, input.id);
+}
+
+/**
+ * When an attempt must end so every later target keeps its min_slice; when
+ * the time left cannot cover that, it is shared equally instead.
+ */
+export function sliceEndOf(deadline: number, now: number, later: number, minSliceMs: number): number {
+  if (later === 0) return deadline;
+  const left = deadline - now;
+  const reserve = later * minSliceMs;
+  return left - reserve >= minSliceMs ? deadline - reserve : now + left / (later + 1);
 }
 
 /** The decision table: the route's override for the reason, else the default. */
