@@ -10,6 +10,7 @@
  * the next target, or fail. Every attempt, skip and wait is in the trail.
  */
 import { setTimeout as sleep } from "node:timers/promises";
+import type { Context, Span, Tracer } from "@opentelemetry/api";
 import type { CompleteRequest } from "../../gen/detour/v1/chat_pb.js";
 import { AttemptOutcome, Decision, type Attempt } from "../../gen/detour/v1/result_pb.js";
 import type { Breakers, Ticket } from "../breakers/breakers.js";
@@ -23,6 +24,8 @@ import { finalError, successEvents } from "./outcome.js";
 import { orderTargets } from "./order.js";
 import type { Plan, PlannedTarget } from "./plan.js";
 import { backoffMs, type RetryBudget } from "./retry.js";
+import { BreakerState } from "../../gen/detour/v1/admin_pb.js";
+import { endAttemptSpan, startAttemptSpan } from "../telemetry/spans.js";
 
 /** One run of the chain. */
 export interface ChainInput {
@@ -35,6 +38,8 @@ export interface ChainInput {
   readonly deadline: number;
   /** Unary: hold output until an attempt succeeds. */
   readonly buffered: boolean;
+  /** The request span's context: attempt spans are its children. */
+  readonly trace: Context;
 }
 
 /** What the loop needs from the gateway. */
@@ -45,6 +50,7 @@ export interface ChainDeps {
   readonly budget: (route: string) => RetryBudget;
   readonly now: () => number;
   readonly random: () => number;
+  readonly tracer: Tracer;
   /** Waits before a retry; aborted by the caller. */
   readonly wait?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
@@ -52,11 +58,24 @@ export interface ChainDeps {
 /** Runs the chain; yields events and ends with Done, or throws a GatewayError. */
 export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenerator<GatewayEvent> {
   const { plan, request } = input;
+  const attempts: Attempt[] = [];
+  const spanFor = (target: PlannedTarget, at: number): Span =>
+    startAttemptSpan(deps.tracer, input.trace, deps.providers.get(target.ref.provider)?.system ?? "unknown", target.ref.provider, target.ref.model, at);
+  /** Adds an attempt to the trail and ends its span. */
+  const record = (run: AttemptRun, span: Span, outcome: AttemptOutcome, decision: Decision, cost: number, backoff = 0): Attempt => {
+    const a = attemptRecord(run, outcome, decision, cost, backoff);
+    attempts.push(a);
+    endAttemptSpan(span, a, BREAKER_NAMES[deps.breakers.state(run.target.ref)] ?? "closed");
+    return a;
+  };
   const wait = deps.wait ?? ((ms: number, signal: AbortSignal) => sleep(ms, undefined, { signal }));
   const eligibility = eligibleTargets(plan.targets, plan, request, !input.buffered, deps.providers, deps.prices);
   const ordered = orderTargets(plan, deps.random, (t) => worstCaseCost(t, eligibility.needs, deps.providers, deps.prices));
-  const attempts: Attempt[] = [];
-  for (const s of eligibility.setAside) attempts.push(skipped(s.target, attempts.length, new GatewayError(s.reason, s.why, { hop: s.target.ref }), deps.now()));
+  for (const s of eligibility.setAside) {
+    const run = newAttempt(s.target, attempts.length, 0, deps.now());
+    run.failure = new GatewayError(s.reason, s.why, { hop: s.target.ref });
+    record(run, spanFor(s.target, run.startedAt), AttemptOutcome.SKIPPED, Decision.FALLBACK, 0);
+  }
   const fit = new Set(eligibility.candidates);
   const targets = ordered.filter((t) => fit.has(t));
   const first = targets[0];
@@ -83,12 +102,13 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
       if (hops >= maxHops) throw finalError(last ?? tooManyHops(), attempts, input.id, undefined, `the route's max_hops (${maxHops}) was reached`);
       hops++;
       const run = newAttempt(target, attempts.length, retry, deps.now());
+      const span = spanFor(target, run.startedAt);
       let ticket: Ticket;
       try {
         ticket = deps.breakers.admit(target.ref);
       } catch (e) {
         run.failure = e as GatewayError;
-        attempts.push(attemptRecord(run, AttemptOutcome.SKIPPED, next ? Decision.FALLBACK : Decision.FAIL, 0));
+        record(run, span, AttemptOutcome.SKIPPED, next ? Decision.FALLBACK : Decision.FAIL, 0);
         last = run.failure;
         if (next) yield hopEvent({ from: target.ref, to: next.ref, reason: run.failure.reason, attemptIndex: run.index });
         break;
@@ -128,7 +148,7 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
           const pause = failure.retryAfterMs ?? backoffMs(plan.retry, retry + 1, deps.random);
           // A Retry-After longer than the time left is not worth waiting for.
           if (deps.now() + pause < sliceEnd) {
-            attempts.push(attemptRecord(run, outcome, Decision.RETRY, cost, pause));
+            record(run, span, outcome, Decision.RETRY, cost, pause);
             yield hopEvent({ from: target.ref, to: target.ref, reason: failure.reason, attemptIndex: run.index });
             if (pause > 0) await wait(pause, input.signal).catch(() => undefined);
             if (input.signal.aborted) throw finalError(new GatewayError("CANCELLED", "the caller cancelled the call"), attempts, input.id);
@@ -136,17 +156,17 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
           }
         }
         if (action === "fail" || !next) {
-          attempts.push(attemptRecord(run, outcome, Decision.FAIL, cost));
+          record(run, span, outcome, Decision.FAIL, cost);
           throw finalError(failure, attempts, input.id, committed ? delivered : undefined);
         }
-        attempts.push(attemptRecord(run, outcome, Decision.FALLBACK, cost));
+        record(run, span, outcome, Decision.FALLBACK, cost);
         yield hopEvent({ from: target.ref, to: next.ref, reason: failure.reason, attemptIndex: run.index });
         break;
       }
       ticket.settle();
       budget.onSuccess();
       const cost = deps.prices.cost(target.id, run.usage);
-      attempts.push(attemptRecord(run, AttemptOutcome.SUCCEEDED, Decision.RETURN, cost));
+      record(run, span, AttemptOutcome.SUCCEEDED, Decision.RETURN, cost);
       yield* held;
       yield* successEvents(input.id, plan.route, run, attempts, cost, wasted);
       return;
@@ -174,11 +194,11 @@ function decide(failure: GatewayError, plan: Plan, target: PlannedTarget, retry:
   return action;
 }
 
-function skipped(target: PlannedTarget, index: number, failure: GatewayError, now: number): Attempt {
-  const run: AttemptRun = newAttempt(target, index, 0, now);
-  run.failure = failure;
-  return attemptRecord(run, AttemptOutcome.SKIPPED, Decision.FALLBACK, 0);
-}
+const BREAKER_NAMES: Record<number, string> = {
+  [BreakerState.CLOSED]: "closed",
+  [BreakerState.OPEN]: "open",
+  [BreakerState.HALF_OPEN]: "half_open",
+};
 
 function tooManyHops(): GatewayError {
   return new GatewayError("UPSTREAM_UNAVAILABLE", "no attempt could be made");

@@ -20,6 +20,8 @@ import { createPriceBook } from "./cost.js";
 import type { GatewayEvent } from "./events.js";
 import { createPlanner, DEFAULT_RETRY, type Plan } from "./plan.js";
 import { validateRequest } from "./validate.js";
+import type { Tracer } from "@opentelemetry/api";
+import { defaultTracer, endRequestSpan, startRequestSpan } from "../telemetry/spans.js";
 
 /** Per-call options from the transport. */
 export interface CallOptions {
@@ -51,6 +53,7 @@ export interface GatewayDeps {
   readonly random?: () => number;
   readonly wait?: (ms: number, signal: AbortSignal) => Promise<void>;
   readonly newId?: () => string;
+  readonly tracer?: Tracer;
 }
 
 /** Default deadline for calls when neither caller nor route sets one. */
@@ -70,6 +73,7 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
     now,
     breakers: deps.breakers ?? createBreakers(config.breaker),
     random: deps.random ?? Math.random,
+    tracer: deps.tracer ?? defaultTracer(),
     ...(deps.wait ? { wait: deps.wait } : {}),
     budget(route) {
       let b = budgets.get(route);
@@ -84,15 +88,33 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
 
   async function* stream(req: CompleteRequest, opts: CallOptions, buffered: boolean): AsyncGenerator<GatewayEvent> {
     const id = newId();
+    let route = "";
+    const { span, ctx } = startRequestSpan(chainDeps.tracer, route, req.model, !buffered);
+    let ended = false;
     try {
       validateRequest(req);
       const plan = planner.plan(req.model);
+      route = plan.route;
+      span.setAttribute("detour.route", route);
       const deadline = now() + (opts.timeoutMs ?? plan.deadlineMs);
-      yield* runChain({ id, plan, request: req, requestId: req.requestId || id, signal: opts.signal, deadline, buffered }, chainDeps);
+      const input = { id, plan, request: req, requestId: req.requestId || id, signal: opts.signal, deadline, buffered, trace: ctx };
+      for await (const ev of runChain(input, chainDeps)) {
+        if (ev.event.case === "done") {
+          const d = ev.event.value;
+          endRequestSpan(span, { attempts: d.attempts, servedBy: d.servedBy, answerUsd: d.cost?.answerUsd ?? 0, wastedUsd: d.cost?.wastedUsd ?? 0 });
+          ended = true;
+        }
+        yield ev;
+      }
     } catch (e) {
       const err = toGatewayError(e);
       err.id ||= id;
+      if (!ended) endRequestSpan(span, { attempts: err.attempts, error: { reason: err.reason, message: err.message } });
+      ended = true;
       throw err;
+    } finally {
+      // A consumer that stops early (client cancel) still ends the span.
+      if (!ended) endRequestSpan(span, { attempts: [], error: { reason: "CANCELLED", message: "the caller went away" } });
     }
   }
 

@@ -57,6 +57,7 @@ export function createAnthropicProvider(pc: ProviderConfig, cfg: AnthropicProvid
 
   return {
     name,
+    system: "anthropic",
     models: () => catalog.list(),
     describe: (model) => catalog.describe(model),
     stream,

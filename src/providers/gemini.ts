@@ -51,6 +51,7 @@ export function createGeminiProvider(pc: ProviderConfig, cfg: GeminiProvider, de
 
   return {
     name,
+    system: "gcp.gemini",
     models: () => catalog.list(),
     describe: (model) => catalog.describe(model),
     stream,

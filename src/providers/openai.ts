@@ -20,6 +20,9 @@ import { isJsonResponse, postOrThrow, readJson, sseEvents } from "./upstream-cal
 /** The public OpenAI API. */
 export const OPENAI_BASE_URL = "https://api.openai.com/v1";
 
+/** gen_ai.provider.name of the compatible vendors the conventions name. */
+const SYSTEMS: Record<string, string> = { mistral: "mistral_ai", groq: "groq", deepseek: "deepseek", xai: "x_ai", perplexity: "perplexity" };
+
 /** Collaborators tests may replace. */
 export interface HttpProviderDeps {
   readonly http?: UpstreamHttp;
@@ -80,6 +83,7 @@ export function createOpenAIProvider(pc: ProviderConfig, cfg: OpenAiProvider, de
 
   return {
     name,
+    system: azure ? "azure.ai.openai" : (SYSTEMS[name] ?? "openai"),
     models: () => catalog.list(),
     describe: (model) => catalog.describe(model),
     stream,

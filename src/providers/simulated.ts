@@ -74,6 +74,7 @@ export function createSimulatedProvider(name: string, config: SimulatedProvider,
 
   return {
     name,
+    system: "detour.simulated",
     models: () => entries,
     describe: (model) => entries.find((e) => e.name === model),
     stream(call) {

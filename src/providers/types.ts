@@ -50,6 +50,8 @@ export interface ModelEntry {
 export interface Provider {
   /** The provider's name in the config. */
   readonly name: string;
+  /** The gen_ai.provider.name of the semantic conventions ("openai", "anthropic", "gcp.gemini", …). */
+  readonly system: string;
   /** The models this provider is known to serve (for ListModels). */
   models(): readonly ModelEntry[];
   /** What the catalog or config knows of a model; undefined if nothing. */

@@ -29,6 +29,7 @@ export function scriptedProvider(
   const waiters: (() => void)[] = [];
   return {
     name,
+    system: "test",
     calls,
     nextAbort: () => new Promise((resolve) => waiters.push(resolve)),
     models: () =>
