@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import Anthropic from "@anthropic-ai/sdk";
+import { startAnthropicFake } from "./anthropic-fake.js";
+import type { VendorFake } from "./vendor-fake.js";
+
+describe("the Anthropic fake, driven by the official @anthropic-ai/sdk", () => {
+  let fake: VendorFake;
+  let client: Anthropic;
+  before(async () => {
+    fake = await startAnthropicFake();
+    client = new Anthropic({ apiKey: "sk-ant-test", baseURL: fake.url, maxRetries: 0 });
+  });
+  after(() => fake.close());
+
+  test("unary text and usage; the SDK sends its key and version", async () => {
+    fake.enqueue({ kind: "text", text: "Bonjour.", usage: { input: 20, output: 4, cached: 5 } });
+    const msg = await client.messages.create({ model: "claude-haiku-4-5", max_tokens: 100, messages: [{ role: "user", content: "hi" }] });
+    assert.deepEqual(msg.content, [{ type: "text", text: "Bonjour." }]);
+    assert.equal(msg.usage.cache_read_input_tokens, 5);
+    assert.equal(msg.stop_reason, "end_turn");
+    const req = fake.requests.at(-1);
+    assert.equal(req?.path, "/v1/messages");
+    assert.ok(req?.headers["authorization"] === "Bearer sk-ant-test" || req?.headers["x-api-key"] === "sk-ant-test");
+    assert.match(String(req?.headers["anthropic-version"]), /^\d{4}-\d{2}-\d{2}$/);
+  });
+
+  test("a streamed answer and streamed tool input reassemble in finalMessage()", async () => {
+    fake.enqueue({ kind: "text", text: "A streamed answer." });
+    const text = await client.messages.stream({ model: "claude-haiku-4-5", max_tokens: 100, messages: [{ role: "user", content: "hi" }] }).finalMessage();
+    const first = text.content[0];
+    assert.equal(first?.type === "text" ? first.text : undefined, "A streamed answer.");
+    fake.enqueue({ kind: "tool_calls", calls: [{ name: "get_weather", arguments: '{"city":"Paris","unit":"celsius"}' }] });
+    const tool = await client.messages
+      .stream({ model: "claude-haiku-4-5", max_tokens: 100, messages: [{ role: "user", content: "weather" }], tools: [{ name: "get_weather", input_schema: { type: "object" } }] })
+      .finalMessage();
+    const block = tool.content[0];
+    assert.equal(block?.type, "tool_use");
+    assert.deepEqual(block?.type === "tool_use" ? block.input : undefined, { city: "Paris", unit: "celsius" });
+    assert.equal(tool.stop_reason, "tool_use");
+    assert.equal(tool.usage.output_tokens, 15);
+  });
+
+  test("HTTP errors surface as the SDK's typed errors, 529 as overloaded", async () => {
+    const cases: [number, new (...a: never[]) => Error][] = [
+      [400, Anthropic.BadRequestError],
+      [401, Anthropic.AuthenticationError],
+      [404, Anthropic.NotFoundError],
+      [429, Anthropic.RateLimitError],
+      [500, Anthropic.InternalServerError],
+      [529, Anthropic.InternalServerError],
+    ];
+    for (const [status, cls] of cases) {
+      fake.enqueue({ kind: "error", status, headers: status === 429 ? { "retry-after": "3" } : {} });
+      const err = await client.messages.create({ model: "m", max_tokens: 5, messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
+      assert.ok(err instanceof cls, `${status} → ${cls.name}, got ${String(err)}`);
+      assert.equal((err as InstanceType<typeof Anthropic.APIError>).status, status);
+    }
+  });
+
+  test("an error event mid-stream surfaces from the stream", async () => {
+    fake.enqueue({ kind: "stream_error", afterFrames: 3, code: "overloaded_error", reply: { kind: "text", text: "cut short here" } });
+    const stream = client.messages.stream({ model: "m", max_tokens: 5, messages: [{ role: "user", content: "x" }] });
+    await assert.rejects(stream.finalMessage(), (e: unknown) => e instanceof Anthropic.APIError && /overloaded/i.test(String((e as Error).message)));
+  });
+});
