@@ -32,8 +32,14 @@ export function createAnthropicProvider(pc: ProviderConfig, cfg: AnthropicProvid
   const key = resolveKey(name, cfg.apiKey, base === ANTHROPIC_BASE_URL ? ["ANTHROPIC_API_KEY"] : [], deps.env);
   const http = deps.http ?? createUpstreamHttp(pc.upstream);
   const catalog = createModelCatalog(pc.models, base === ANTHROPIC_BASE_URL ? VENDOR_MODELS.anthropic : []);
-  const headers: Record<string, string> = { "anthropic-version": cfg.version || ANTHROPIC_VERSION, ...cfg.headers };
-  if (key) headers["x-api-key"] = key;
+  const version = cfg.version || ANTHROPIC_VERSION;
+  const headers: Record<string, string> = { "anthropic-version": version, ...cfg.headers };
+  // 2023-06-01 clients authenticate with x-api-key; the versions current SDKs
+  // send (2026 and later) take the key as a bearer token.
+  if (key) {
+    if (version < "2026-01-01") headers["x-api-key"] = key;
+    else headers["authorization"] = `Bearer ${key}`;
+  }
 
   async function* stream(call: ProviderCall): AsyncGenerator<ProviderEvent> {
     const hop = create(TargetRefSchema, { provider: name, model: call.model });

@@ -12,6 +12,9 @@ export const PRICES_AS_OF = "2025-10-01";
 /** Sampling parameter names, as in Capabilities.sampling_params. */
 const CLASSIC = ["temperature", "top_p", "seed", "stop", "presence_penalty", "frequency_penalty"];
 const ANTHROPIC = ["temperature", "top_p", "top_k", "stop"];
+// Claude 4.1 and 4.5 models reject top_p next to temperature, and newer API
+// versions reject more: only what every version takes is listed.
+const ANTHROPIC_NEW = ["temperature", "stop"];
 const GEMINI = ["temperature", "top_p", "top_k", "seed", "stop", "presence_penalty", "frequency_penalty"];
 const REASONING: string[] = ["seed"];
 
@@ -47,7 +50,7 @@ const openai = (context: number, maxOutput: number, price: CatalogRow["price"], 
   price,
 });
 
-const claude = (maxOutput: number, price: CatalogRow["price"]): CatalogRow => ({
+const claude = (maxOutput: number, price: CatalogRow["price"], sampling: readonly string[] = ANTHROPIC): CatalogRow => ({
   tools: true,
   parallel: true,
   jsonMode: false,
@@ -56,7 +59,7 @@ const claude = (maxOutput: number, price: CatalogRow["price"]): CatalogRow => ({
   streaming: true,
   context: 200_000,
   maxOutput,
-  sampling: ANTHROPIC,
+  sampling,
   prefill: true,
   reasoning: false,
   price,
@@ -106,11 +109,11 @@ export const CATALOG: Readonly<Record<string, CatalogRow>> = {
   o3: openai(200_000, 100_000, [2, 0.5, 8], true),
   "o4-mini": openai(200_000, 100_000, [1.1, 0.275, 4.4], true),
   // Anthropic
-  "claude-opus-4-1": claude(32_000, [15, 1.5, 75]),
+  "claude-opus-4-1": claude(32_000, [15, 1.5, 75], ANTHROPIC_NEW),
   "claude-opus-4": claude(32_000, [15, 1.5, 75]),
-  "claude-sonnet-4-5": claude(64_000, [3, 0.3, 15]),
+  "claude-sonnet-4-5": claude(64_000, [3, 0.3, 15], ANTHROPIC_NEW),
   "claude-sonnet-4": claude(64_000, [3, 0.3, 15]),
-  "claude-haiku-4-5": claude(64_000, [1, 0.1, 5]),
+  "claude-haiku-4-5": claude(64_000, [1, 0.1, 5], ANTHROPIC_NEW),
   "claude-3-5-haiku": claude(8_192, [0.8, 0.08, 4]),
   // Google
   "gemini-2.5-pro": gemini(65_536, [1.25, 0.31, 10]),
