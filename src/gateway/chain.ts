@@ -94,10 +94,19 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
   let wasted = 0;
   let delivered = { chars: 0, toolCalls: 0 };
   let last: GatewayError | undefined;
+  // After a context-length failure only a target with a bigger window may try.
+  let outgrown = 0;
+  const windowOf = (t: PlannedTarget) => deps.providers.get(t.ref.provider)?.describe(t.ref.model)?.capabilities.contextWindow ?? 0;
 
   for (let ti = 0; ti < targets.length; ti++) {
     const target = targets[ti] as PlannedTarget;
     const next = targets[ti + 1];
+    if (outgrown > 0 && windowOf(target) > 0 && windowOf(target) <= outgrown) {
+      const run = newAttempt(target, attempts.length, 0, deps.now());
+      run.failure = new GatewayError("CONTEXT_LENGTH_EXCEEDED", `${target.id} has a context window of ${windowOf(target)} tokens, no bigger than the one the prompt already overflowed`, { hop: target.ref });
+      record(run, spanFor(target, run.startedAt), AttemptOutcome.SKIPPED, next ? Decision.FALLBACK : Decision.FAIL, 0);
+      continue;
+    }
     for (let retry = 0; ; retry++) {
       if (hops >= maxHops) throw finalError(last ?? tooManyHops(), attempts, input.id, undefined, `the route's max_hops (${maxHops}) was reached`);
       hops++;
@@ -142,6 +151,7 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
         const cost = deps.prices.cost(target.id, run.usage);
         wasted += cost;
         const committed = delivered.chars > 0 || delivered.toolCalls > 0;
+        if (failure.reason === "CONTEXT_LENGTH_EXCEEDED") outgrown = Math.max(outgrown, windowOf(target) || 1);
         const action = committed ? "fail" : decide(failure, plan, target, retry, budget);
         const outcome = failure.reason === "CANCELLED" ? AttemptOutcome.CANCELLED : AttemptOutcome.FAILED;
         if (action === "retry") {

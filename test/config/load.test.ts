@@ -166,6 +166,17 @@ routes:
     assert.ok(found.some((p) => p.startsWith("server.drain_timeout:")));
   });
 
+  test("a vendor whose key is in the environment joins by itself, unless turned off", () => {
+    const env = { OPENAI_API_KEY: "sk-x", GROQ_API_KEY: "gsk-x", GEMINI_API_KEY: "AIza-x" };
+    const config = parseConfig(`${PROVIDERS}\nroutes: [{ name: r, targets: [{ model: openai/gpt-4o-mini }, { model: groq/llama-3.3-70b-versatile }] }]`, "ok.yaml", { env });
+    assert.deepEqual(config.providers.map((p) => p.name), ["sim", "openai", "gemini", "groq"]);
+    const groq = config.providers.find((p) => p.name === "groq")?.kind;
+    assert.equal(groq?.case === "openai" ? groq.value.baseUrl : "", "https://api.groq.com/openai/v1");
+    const off = parseConfig(`auto_providers: false\n${PROVIDERS}`, "ok.yaml", { env });
+    assert.deepEqual(off.providers.map((p) => p.name), ["sim"]);
+    assert.throws(() => parseConfig(`${PROVIDERS}\nroutes: [{ name: r, targets: [{ model: openai/gpt-4o }] }]`, "bad.yaml", { env: {} }), /no provider named "openai"/);
+  });
+
   test("a missing file says to check the path", async () => {
     const dir = await mkdtemp(join(tmpdir(), "detour-"));
     await assert.rejects(loadConfigFile(join(dir, "nope.yaml")), (e: unknown) => {

@@ -226,6 +226,22 @@ describe("routing", () => {
     assert.ok(Date.now() - started < 900, "the chain finished inside its deadline");
   });
 
+  test("after a context-length failure only a target with a bigger window is tried", async () => {
+    const withWindow = (p: ReturnType<typeof scriptedProvider>, window: number) => {
+      p.describe = (model) => ({ ...p.models()[0]!, name: model, capabilities: { ...p.models()[0]!.capabilities, contextWindow: window } });
+      return p;
+    };
+    const a = withWindow(scriptedProvider("a", failing("CONTEXT_LENGTH_EXCEEDED", 400)), 8_000);
+    const b = withWindow(scriptedProvider("b", () => answer("unused")), 8_000);
+    const c = withWindow(scriptedProvider("c", () => answer("the big one")), 200_000);
+    const { gw } = gateway([a, b, c], "targets: [{ model: a/m }, { model: b/m }, { model: c/m }]");
+    const res = await gw.complete(userRequest("r"), { signal });
+    assert.equal(res.servedBy?.provider, "c");
+    assert.equal(b.calls.length, 0);
+    assert.equal(res.attempts[1]?.outcome, AttemptOutcome.SKIPPED);
+    assert.equal(res.attempts[1]?.reason, "CONTEXT_LENGTH_EXCEEDED");
+  });
+
   test("max_hops caps the attempts", async () => {
     const a = scriptedProvider("a", failing("UPSTREAM_ERROR", 500));
     const b = scriptedProvider("b", failing("UPSTREAM_ERROR", 500));
