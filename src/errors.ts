@@ -65,6 +65,8 @@ export const REASONS = {
   UPSTREAM_AUTH: spec(Code.Internal, 502, "server_error", "fallback"),
   MODEL_NOT_FOUND: spec(Code.NotFound, 502, "server_error", "fallback"),
   UPSTREAM_BAD_REQUEST: spec(Code.InvalidArgument, 400, "invalid_request_error", "fail"),
+  // A hedged attempt that lost the race to the first token (trail only).
+  HEDGE_LOST: spec(Code.Canceled, 499, "request_cancelled", "fallback"),
   // The call itself.
   DEADLINE_EXCEEDED: spec(Code.DeadlineExceeded, 504, "timeout_error", "fail"),
   CANCELLED: spec(Code.Canceled, 499, "request_cancelled", "fail"),

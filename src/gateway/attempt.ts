@@ -30,6 +30,8 @@ export interface AttemptRun {
   usage: Usage | undefined;
   finish: FinishReason;
   failure: GatewayError | undefined;
+  /** Aborts the running attempt (set while it runs). */
+  abort?: (e: GatewayError) => void;
 }
 
 /** What an attempt needs from its surroundings. */
@@ -43,6 +45,8 @@ export interface AttemptContext {
   readonly deadline: number;
   /** When this attempt must end to leave the later targets their slice. */
   readonly sliceEnd: number;
+  /** Hedged: the TTFT threshold starts a rival instead of aborting this attempt. */
+  readonly hedged?: boolean;
   readonly now: () => number;
 }
 
@@ -71,6 +75,7 @@ export async function* runAttempt(run: AttemptRun, ctx: AttemptContext): AsyncGe
   const abort = (e: GatewayError) => {
     if (!ctl.signal.aborted) ctl.abort(e);
   };
+  run.abort = abort;
   const onCallerAbort = () => abort(new GatewayError("CANCELLED", "the caller cancelled the call"));
   if (ctx.signal.aborted) onCallerAbort();
   else ctx.signal.addEventListener("abort", onCallerAbort, { once: true });
@@ -86,7 +91,7 @@ export async function* runAttempt(run: AttemptRun, ctx: AttemptContext): AsyncGe
   };
   timers.push(setTimeout(() => abort(timeout()), Math.max(0, end - ctx.now())));
   const ttftTimer =
-    target.ttftTimeoutMs > 0
+    target.ttftTimeoutMs > 0 && !ctx.hedged
       ? setTimeout(
           () => abort(new GatewayError("TTFT_TIMEOUT", `no first token within ttft_timeout ${target.ttftTimeoutMs}ms`, { hop })),
           target.ttftTimeoutMs,

@@ -20,7 +20,9 @@ import { attemptRecord, newAttempt, runAttempt, type AttemptRun } from "./attemp
 import type { PriceBook } from "./cost.js";
 import { eligibleTargets, noCandidates, worstCaseCost } from "./eligibility.js";
 import { contentEvent, hopEvent, startedEvent, toolCallEvent, type GatewayEvent } from "./events.js";
+import { hedged, type Contender, type HedgeState } from "./hedge.js";
 import { finalError, successEvents } from "./outcome.js";
+import type { ProviderEvent } from "../providers/types.js";
 import { orderTargets } from "./order.js";
 import type { Plan, PlannedTarget } from "./plan.js";
 import { backoffMs, type RetryBudget } from "./retry.js";
@@ -98,11 +100,50 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
   let outgrown = 0;
   const windowOf = (t: PlannedTarget) => deps.providers.get(t.ref.provider)?.describe(t.ref.model)?.capabilities.contextWindow ?? 0;
 
+  let seq = attempts.length;
+  /** One running attempt: its record, span and breaker ticket. */
+  interface Live {
+    readonly run: AttemptRun;
+    readonly span: Span;
+    readonly ticket: Ticket;
+  }
+  /** Starts the rival of a hedged attempt, unless its breaker is open or hops ran out. */
+  const startRival = (rival: PlannedTarget, laterAfter: number): Contender<Live> | undefined => {
+    if (hops >= maxHops) return undefined;
+    const provider = deps.providers.get(rival.ref.provider);
+    let ticket: Ticket;
+    try {
+      ticket = deps.breakers.admit(rival.ref);
+    } catch {
+      return undefined;
+    }
+    if (!provider) return undefined;
+    hops++;
+    const run = newAttempt(rival, seq++, 0, deps.now());
+    const live: Live = { run, span: spanFor(rival, run.startedAt), ticket };
+    const sliceEnd = sliceEndOf(input.deadline, deps.now(), laterAfter, plan.minSliceMs);
+    const ctx = { provider, request, requestId: input.requestId, signal: input.signal, deadline: input.deadline, sliceEnd, now: deps.now };
+    return { tag: live, events: runAttempt(run, ctx), cancel: () => run.abort?.(hedgeLost(rival)) };
+  };
+  /** Records the attempt that lost a hedge race (or failed during it). */
+  const recordLoser = (loser: Live, failure: unknown, movedOn: boolean) => {
+    const { run } = loser;
+    run.failure ??= failure instanceof GatewayError ? failure : hedgeLost(run.target);
+    run.endedAt ??= deps.now();
+    loser.ticket.settle(run.failure);
+    // The loser consumed its prompt even when cancelled: count at least that.
+    const cost = run.usage ? deps.prices.cost(run.target.id, run.usage) : promptCost(run.target);
+    wasted += cost;
+    const outcome = run.failure.reason === "HEDGE_LOST" ? AttemptOutcome.CANCELLED : AttemptOutcome.FAILED;
+    record(run, loser.span, outcome, movedOn ? Decision.FALLBACK : Decision.UNSPECIFIED, cost);
+  };
+  const promptCost = (t: PlannedTarget) => (deps.prices.pricing(t.id)?.inputPerMtok ?? 0) * eligibility.needs.inputTokens / 1e6;
+
   for (let ti = 0; ti < targets.length; ti++) {
-    const target = targets[ti] as PlannedTarget;
-    const next = targets[ti + 1];
+    let target = targets[ti] as PlannedTarget;
+    let next = targets[ti + 1];
     if (outgrown > 0 && windowOf(target) > 0 && windowOf(target) <= outgrown) {
-      const run = newAttempt(target, attempts.length, 0, deps.now());
+      const run = newAttempt(target, seq++, 0, deps.now());
       run.failure = new GatewayError("CONTEXT_LENGTH_EXCEEDED", `${target.id} has a context window of ${windowOf(target)} tokens, no bigger than the one the prompt already overflowed`, { hop: target.ref });
       record(run, spanFor(target, run.startedAt), AttemptOutcome.SKIPPED, next ? Decision.FALLBACK : Decision.FAIL, 0);
       continue;
@@ -110,8 +151,8 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
     for (let retry = 0; ; retry++) {
       if (hops >= maxHops) throw finalError(last ?? tooManyHops(), attempts, input.id, undefined, `the route's max_hops (${maxHops}) was reached`);
       hops++;
-      const run = newAttempt(target, attempts.length, retry, deps.now());
-      const span = spanFor(target, run.startedAt);
+      let run = newAttempt(target, seq++, retry, deps.now());
+      let span = spanFor(target, run.startedAt);
       let ticket: Ticket;
       try {
         ticket = deps.breakers.admit(target.ref);
@@ -125,10 +166,39 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
       const provider = deps.providers.get(target.ref.provider);
       const sliceEnd = sliceEndOf(input.deadline, deps.now(), targets.length - ti - 1, plan.minSliceMs);
       const held: GatewayEvent[] = [];
+      const first: Live = { run, span, ticket };
+      const race: HedgeState<Live> = { winner: undefined };
+      /** After a hedge, the winner is the attempt; the loop follows its target. */
+      const follow = () => {
+        const w = race.winner;
+        if (!w || w === first) return;
+        ({ run, span, ticket } = w);
+        target = w.run.target;
+        ti = targets.indexOf(target);
+        next = targets[ti + 1];
+      };
+      let announced = false;
       try {
         if (!provider) throw new GatewayError("UNKNOWN_MODEL", `no provider named "${target.ref.provider}"`, { hop: target.ref });
         const ctx = { provider, request, requestId: input.requestId, signal: input.signal, deadline: input.deadline, sliceEnd, now: deps.now };
-        for await (const ev of runAttempt(run, ctx)) {
+        const rival = next;
+        const hedge = retry === 0 && plan.hedging && target.ttftTimeoutMs > 0 && rival !== undefined;
+        const source: AsyncIterable<ProviderEvent> = hedge
+          ? hedged<Live>(
+              { tag: first, events: runAttempt(run, { ...ctx, hedged: true }), cancel: () => first.run.abort?.(hedgeLost(first.run.target)) },
+              target.ttftTimeoutMs,
+              () => startRival(rival, targets.length - ti - 2),
+              (loser, failure) => recordLoser(loser, failure, loser === first),
+              race,
+            )
+          : runAttempt(run, ctx);
+        for await (const ev of source) {
+          if (race.winner && race.winner !== first && !announced) {
+            announced = true;
+            const from = target.ref;
+            follow();
+            yield hopEvent({ from, to: target.ref, reason: "TTFT_TIMEOUT", attemptIndex: first.run.index });
+          }
           let out: GatewayEvent | undefined;
           if (ev.type === "text") {
             out = contentEvent(ev.text);
@@ -142,6 +212,7 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
           else yield out;
         }
       } catch (e) {
+        follow();
         const failure = run.failure ?? (e instanceof GatewayError ? e : new GatewayError("INTERNAL", "internal error", { cause: e }));
         run.failure = failure;
         run.endedAt ??= deps.now();
@@ -173,6 +244,7 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
         yield hopEvent({ from: target.ref, to: next.ref, reason: failure.reason, attemptIndex: run.index });
         break;
       }
+      follow();
       ticket.settle();
       budget.onSuccess();
       const cost = deps.prices.cost(target.id, run.usage);
@@ -202,6 +274,10 @@ function decide(failure: GatewayError, plan: Plan, target: PlannedTarget, retry:
   if (failure.reason === "CANCELLED" || failure.reason === "DEADLINE_EXCEEDED") return "fail";
   if (action === "retry") return retry < target.retries && budget.canRetry() ? "retry" : "fallback";
   return action;
+}
+
+function hedgeLost(t: PlannedTarget): GatewayError {
+  return new GatewayError("HEDGE_LOST", "a hedged rival produced the first token", { hop: t.ref });
 }
 
 const BREAKER_NAMES: Record<number, string> = {
