@@ -7,6 +7,7 @@ import { ConfigError } from "./config/load.js";
 import { resolveConfig } from "./config/source.js";
 
 const USAGE = `Usage: detour [--config FILE] [--port N] [--host ADDR]
+       detour check --route NAME [--request FILE]   (see detour check --help)
 
   --config FILE   YAML config (env DETOUR_CONFIG); default: the built-in simulated config
   --port N        listen port (env PORT); default: the config's, else 8080
@@ -73,7 +74,11 @@ async function main(): Promise<void> {
   process.on("SIGINT", () => stop("SIGINT"));
 }
 
-main().catch((e: unknown) => {
+const entry = process.argv[2] === "check"
+  ? import("./check/command.js").then(async ({ checkCommand }) => process.exit(await checkCommand(process.argv.slice(3))))
+  : main();
+
+entry.catch((e: unknown) => {
   process.stderr.write(`detour: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   process.exit(1);
 });

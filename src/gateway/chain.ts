@@ -24,7 +24,7 @@ import { hedged, type Contender, type HedgeState } from "./hedge.js";
 import { finalError, successEvents } from "./outcome.js";
 import type { ProviderEvent } from "../providers/types.js";
 import { orderTargets } from "./order.js";
-import type { Plan, PlannedTarget } from "./plan.js";
+import { requestFor, type Plan, type PlannedTarget } from "./plan.js";
 import { backoffMs, type RetryBudget } from "./retry.js";
 import { BreakerState } from "../../gen/detour/v1/admin_pb.js";
 import { endAttemptSpan, startAttemptSpan } from "../telemetry/spans.js";
@@ -122,7 +122,7 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
     const run = newAttempt(rival, seq++, 0, deps.now());
     const live: Live = { run, span: spanFor(rival, run.startedAt), ticket };
     const sliceEnd = sliceEndOf(input.deadline, deps.now(), laterAfter, plan.minSliceMs);
-    const ctx = { provider, request, requestId: input.requestId, signal: input.signal, deadline: input.deadline, sliceEnd, now: deps.now };
+    const ctx = { provider, request: requestFor(request, rival), requestId: input.requestId, signal: input.signal, deadline: input.deadline, sliceEnd, now: deps.now };
     return { tag: live, events: runAttempt(run, ctx), cancel: () => run.abort?.(hedgeLost(rival)) };
   };
   /** Records the attempt that lost a hedge race (or failed during it). */
@@ -180,7 +180,7 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
       let announced = false;
       try {
         if (!provider) throw new GatewayError("UNKNOWN_MODEL", `no provider named "${target.ref.provider}"`, { hop: target.ref });
-        const ctx = { provider, request, requestId: input.requestId, signal: input.signal, deadline: input.deadline, sliceEnd, now: deps.now };
+        const ctx = { provider, request: requestFor(request, target), requestId: input.requestId, signal: input.signal, deadline: input.deadline, sliceEnd, now: deps.now };
         const rival = next;
         const hedge = retry === 0 && plan.hedging && target.ttftTimeoutMs > 0 && rival !== undefined;
         const source: AsyncIterable<ProviderEvent> = hedge

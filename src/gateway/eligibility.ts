@@ -10,7 +10,7 @@ import { GatewayError, invalidRequest, type Reason } from "../errors.js";
 import type { Providers } from "../providers/registry.js";
 import { mismatch, needsOf, type Needs } from "./capabilities.js";
 import type { PriceBook } from "./cost.js";
-import type { Plan, PlannedTarget } from "./plan.js";
+import { requestFor, type Plan, type PlannedTarget } from "./plan.js";
 
 /** A target set aside before the first hop. */
 export interface SetAside {
@@ -57,7 +57,9 @@ export function eligibleTargets(
   }
   for (const t of byCaller) {
     const provider = providers.get(t.ref.provider);
-    const unfit = provider ? mismatch(t.id, provider.describe(t.ref.model), needs) : `no provider named "${t.ref.provider}"`;
+    // A target's own sampling overrides are part of what it must honour.
+    const own = t.sampling ? needsOf(requestFor(req, t), streaming) : needs;
+    const unfit = provider ? mismatch(t.id, provider.describe(t.ref.model), own) : `no provider named "${t.ref.provider}"`;
     if (unfit) {
       setAside.push({ target: t, reason: "CAPABILITY_MISMATCH", why: unfit });
       continue;

@@ -4,7 +4,7 @@
  * compiled once, when the gateway is built, with their durations parsed.
  */
 import { create } from "@bufbuild/protobuf";
-import { CommitPolicy, type Sampling } from "../../gen/detour/v1/chat_pb.js";
+import { CommitPolicy, SamplingSchema, type CompleteRequest, type Sampling } from "../../gen/detour/v1/chat_pb.js";
 import { ErrorAction, TierOrder, type Config, type RouteConfig } from "../../gen/detour/v1/config_pb.js";
 import { TargetRefSchema, type TargetRef } from "../../gen/detour/v1/result_pb.js";
 import { durationOr } from "../config/duration.js";
@@ -166,4 +166,21 @@ function directTarget(provider: string, model: string): PlannedTarget {
     weight: 1,
     tier: 0,
   };
+}
+
+/** The request as a target sends it: the target's sampling overrides applied. */
+export function requestFor(req: CompleteRequest, target: PlannedTarget): CompleteRequest {
+  const o = target.sampling;
+  if (!o) return req;
+  const s = create(SamplingSchema, req.sampling ?? {});
+  if (o.temperature !== undefined) s.temperature = o.temperature;
+  if (o.topP !== undefined) s.topP = o.topP;
+  if (o.maxOutputTokens !== undefined) s.maxOutputTokens = o.maxOutputTokens;
+  if (o.stop.length > 0) s.stop = o.stop;
+  if (o.seed !== undefined) s.seed = o.seed;
+  if (o.presencePenalty !== undefined) s.presencePenalty = o.presencePenalty;
+  if (o.frequencyPenalty !== undefined) s.frequencyPenalty = o.frequencyPenalty;
+  if (o.topK !== undefined) s.topK = o.topK;
+  if (o.reasoningEffort) s.reasoningEffort = o.reasoningEffort;
+  return { ...req, sampling: s };
 }

@@ -11,6 +11,7 @@ import { createGateway, type Gateway, type GatewayDeps } from "../../src/gateway
 import type { Provider, ProviderEvent } from "../../src/providers/types.js";
 import { userRequest } from "../helpers/requests.js";
 import { scriptedProvider, untilAborted } from "../helpers/scripted-provider.js";
+import { seededRandom } from "../../src/providers/simulated.js";
 
 const signal = new AbortController().signal;
 
@@ -192,6 +193,16 @@ describe("routing", () => {
     const { gw } = gateway([a, b], "tier_order: cost\n    targets: [{ model: a/m, tier: 0 }, { model: b/m, tier: 0 }]");
     const res = await gw.complete(userRequest("r"), { signal });
     assert.equal(res.servedBy?.provider, "b");
+  });
+
+  test("weights balance the targets of one tier", async () => {
+    const a = scriptedProvider("a", () => answer("a"));
+    const b = scriptedProvider("b", () => answer("b"));
+    const { gw } = gateway([a, b], "targets: [{ model: a/m, tier: 0, weight: 1 }, { model: b/m, tier: 0, weight: 3 }]", { random: seededRandom(42) });
+    const served = { a: 0, b: 0 };
+    for (let i = 0; i < 400; i++) served[(await gw.complete(userRequest("r"), { signal })).servedBy?.provider as "a" | "b"]++;
+    // Weighted 1:3, so about 100:300 (a seeded generator keeps this exact run repeatable).
+    assert.ok(served.b > 250 && served.b < 350, `b served ${served.b} of 400`);
   });
 
   test("the response reports the cost of the answer and of wasted hops", async () => {
