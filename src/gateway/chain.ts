@@ -21,6 +21,8 @@ import type { PriceBook } from "./cost.js";
 import { eligibleTargets, noCandidates, worstCaseCost } from "./eligibility.js";
 import { contentEvent, hopEvent, startedEvent, toolCallEvent, type GatewayEvent } from "./events.js";
 import { hedged, type Contender, type HedgeState } from "./hedge.js";
+import { createToolCallGuard, deliver, delivered, newDelivery, resume } from "./commit.js";
+import { CommitPolicy } from "../../gen/detour/v1/chat_pb.js";
 import { finalError, successEvents } from "./outcome.js";
 import type { ProviderEvent } from "../providers/types.js";
 import { orderTargets } from "./order.js";
@@ -94,7 +96,13 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
   const maxHops = Math.min(plan.maxHops, request.routing?.maxHops || Infinity);
   let hops = 0;
   let wasted = 0;
-  let delivered = { chars: 0, toolCalls: 0 };
+  // What reached the caller, and the request later attempts send (a
+  // continuation carries the delivered text as a prefix).
+  let delivery = newDelivery();
+  let ongoing = request;
+  let guard = createToolCallGuard([]);
+  const policy = request.routing?.commitPolicy || plan.commitPolicy;
+  const prefillOf = (t: PlannedTarget) => deps.providers.get(t.ref.provider)?.describe(t.ref.model)?.capabilities.prefill === true;
   let last: GatewayError | undefined;
   // After a context-length failure only a target with a bigger window may try.
   let outgrown = 0;
@@ -122,7 +130,7 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
     const run = newAttempt(rival, seq++, 0, deps.now());
     const live: Live = { run, span: spanFor(rival, run.startedAt), ticket };
     const sliceEnd = sliceEndOf(input.deadline, deps.now(), laterAfter, plan.minSliceMs);
-    const ctx = { provider, request: requestFor(request, rival), requestId: input.requestId, signal: input.signal, deadline: input.deadline, sliceEnd, now: deps.now };
+    const ctx = { provider, request: requestFor(ongoing, rival), requestId: input.requestId, signal: input.signal, deadline: input.deadline, sliceEnd, now: deps.now };
     return { tag: live, events: runAttempt(run, ctx), cancel: () => run.abort?.(hedgeLost(rival)) };
   };
   /** Records the attempt that lost a hedge race (or failed during it). */
@@ -166,6 +174,7 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
       const provider = deps.providers.get(target.ref.provider);
       const sliceEnd = sliceEndOf(input.deadline, deps.now(), targets.length - ti - 1, plan.minSliceMs);
       const held: GatewayEvent[] = [];
+      const pendingOut: ProviderEvent[] = [];
       const first: Live = { run, span, ticket };
       const race: HedgeState<Live> = { winner: undefined };
       /** After a hedge, the winner is the attempt; the loop follows its target. */
@@ -180,7 +189,7 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
       let announced = false;
       try {
         if (!provider) throw new GatewayError("UNKNOWN_MODEL", `no provider named "${target.ref.provider}"`, { hop: target.ref });
-        const ctx = { provider, request: requestFor(request, target), requestId: input.requestId, signal: input.signal, deadline: input.deadline, sliceEnd, now: deps.now };
+        const ctx = { provider, request: requestFor(ongoing, target), requestId: input.requestId, signal: input.signal, deadline: input.deadline, sliceEnd, now: deps.now };
         const rival = next;
         const hedge = retry === 0 && plan.hedging && target.ttftTimeoutMs > 0 && rival !== undefined;
         const source: AsyncIterable<ProviderEvent> = hedge
@@ -199,17 +208,26 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
             follow();
             yield hopEvent({ from, to: target.ref, reason: "TTFT_TIMEOUT", attemptIndex: first.run.index });
           }
-          let out: GatewayEvent | undefined;
-          if (ev.type === "text") {
-            out = contentEvent(ev.text);
-            if (!input.buffered) delivered = { ...delivered, chars: delivered.chars + ev.text.length };
-          } else if (ev.type === "tool_call") {
-            out = toolCallEvent(ev.index, ev.id ?? "", ev.name ?? "", ev.arguments);
-            if (!input.buffered && ev.id) delivered = { ...delivered, toolCalls: delivered.toolCalls + 1 };
+          for (const out of guard.filter(ev)) {
+            const gev = toEvent(out);
+            if (!gev) continue;
+            if (input.buffered) {
+              held.push(gev);
+              continue;
+            }
+            // Hold the first output until the commit buffer is full: a
+            // failure before then falls back with nothing delivered.
+            if (!delivered(delivery) && !commitReady(plan.commitBuffer, held.length + 1, run.firstTokenAt, deps.now())) {
+              held.push(gev);
+              pendingOut.push(out);
+              continue;
+            }
+            for (const p of pendingOut) deliver(delivery, p);
+            pendingOut.length = 0;
+            yield* held.splice(0);
+            deliver(delivery, out);
+            yield gev;
           }
-          if (!out) continue;
-          if (input.buffered) held.push(out);
-          else yield out;
         }
       } catch (e) {
         follow();
@@ -221,16 +239,35 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
         last = failure;
         const cost = deps.prices.cost(target.id, run.usage);
         wasted += cost;
-        const committed = delivered.chars > 0 || delivered.toolCalls > 0;
+        const committed = delivered(delivery);
         if (failure.reason === "CONTEXT_LENGTH_EXCEEDED") outgrown = Math.max(outgrown, windowOf(target) || 1);
-        const action = committed ? "fail" : decide(failure, plan, target, retry, budget);
+        const action = committed && policy === CommitPolicy.FAIL ? "fail" : decide(failure, plan, target, retry, budget);
+        const sent = { chars: delivery.text.length, toolCalls: delivery.calls.size };
+        /** Sets up the next attempt to pick up after delivered output, and says how in the hop. */
+        const resumeOn = (to: PlannedTarget) => {
+          if (!committed) return hopEvent({ from: target.ref, to: to.ref, reason: failure.reason, attemptIndex: run.index });
+          const r = resume(policy, delivery, request, prefillOf(to));
+          ongoing = r.request;
+          guard = createToolCallGuard(r.kept);
+          delivery = { text: r.rewind ? "" : delivery.text, calls: new Map(r.kept.map((c, i) => [i, c])) };
+          return hopEvent({
+            from: target.ref,
+            to: to.ref,
+            reason: failure.reason,
+            attemptIndex: run.index,
+            rewind: r.rewind,
+            policy: r.rewind ? CommitPolicy.RESTART : policy,
+            deliveredChars: sent.chars,
+            keptToolCallIds: r.kept.map((c) => c.id),
+          });
+        };
         const outcome = failure.reason === "CANCELLED" ? AttemptOutcome.CANCELLED : AttemptOutcome.FAILED;
         if (action === "retry") {
           const pause = failure.retryAfterMs ?? backoffMs(plan.retry, retry + 1, deps.random);
           // A Retry-After longer than the time left is not worth waiting for.
           if (deps.now() + pause < sliceEnd) {
             record(run, span, outcome, Decision.RETRY, cost, pause);
-            yield hopEvent({ from: target.ref, to: target.ref, reason: failure.reason, attemptIndex: run.index });
+            yield resumeOn(target);
             if (pause > 0) await wait(pause, input.signal).catch(() => undefined);
             if (input.signal.aborted) throw finalError(new GatewayError("CANCELLED", "the caller cancelled the call"), attempts, input.id);
             continue;
@@ -238,10 +275,10 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
         }
         if (action === "fail" || !next) {
           record(run, span, outcome, Decision.FAIL, cost);
-          throw finalError(failure, attempts, input.id, committed ? delivered : undefined);
+          throw finalError(failure, attempts, input.id, committed ? sent : undefined);
         }
         record(run, span, outcome, Decision.FALLBACK, cost);
-        yield hopEvent({ from: target.ref, to: next.ref, reason: failure.reason, attemptIndex: run.index });
+        yield resumeOn(next);
         break;
       }
       follow();
@@ -249,12 +286,26 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
       budget.onSuccess();
       const cost = deps.prices.cost(target.id, run.usage);
       record(run, span, AttemptOutcome.SUCCEEDED, Decision.RETURN, cost);
-      yield* held;
+      yield* held.splice(0);
       yield* successEvents(input.id, plan.route, run, attempts, cost, wasted);
       return;
     }
   }
   throw finalError(last ?? tooManyHops(), attempts, input.id);
+}
+
+/** A provider's output event as a stream event (usage and finish travel in Done). */
+function toEvent(ev: ProviderEvent): GatewayEvent | undefined {
+  if (ev.type === "text") return contentEvent(ev.text);
+  if (ev.type === "tool_call") return toolCallEvent(ev.index, ev.id ?? "", ev.name ?? "", ev.arguments);
+  return undefined;
+}
+
+/** True once the held output fills the commit buffer (or there is none). */
+function commitReady(buffer: Plan["commitBuffer"], heldTokens: number, firstTokenAt: number | undefined, now: number): boolean {
+  if (buffer.tokens === 0 && buffer.ms === 0) return true;
+  if (buffer.tokens > 0 && heldTokens > buffer.tokens) return true;
+  return buffer.ms > 0 && firstTokenAt !== undefined && now - firstTokenAt >= buffer.ms;
 }
 
 /**

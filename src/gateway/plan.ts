@@ -55,6 +55,8 @@ export interface Plan {
   readonly maxCostUsd: number | undefined;
   readonly tierOrder: TierOrder;
   readonly retry: RetryPolicy;
+  /** Stream output held back before committing: tokens and milliseconds (0: none). */
+  readonly commitBuffer: { readonly tokens: number; readonly ms: number };
 }
 
 const ACTIONS: Record<number, Action> = {
@@ -104,6 +106,7 @@ export function createPlanner(config: Config, providers: Providers, defaultDeadl
           maxCostUsd: undefined,
           tierOrder: TierOrder.WEIGHTED,
           retry: DEFAULT_RETRY,
+          commitBuffer: { tokens: 0, ms: 0 },
         };
       }
       const known = [...routes.keys()].join(", ") || "none";
@@ -144,6 +147,7 @@ function compileRoute(r: RouteConfig, defaultDeadlineMs: number): Plan {
     hedging: r.hedging,
     maxCostUsd: r.maxCostUsd,
     tierOrder: r.tierOrder === TierOrder.UNSPECIFIED ? TierOrder.WEIGHTED : r.tierOrder,
+    commitBuffer: { tokens: r.commitBuffer?.tokens ?? 0, ms: durationOr(r.commitBuffer?.duration ?? "", 0) },
     retry: {
       onError: new Map(Object.entries(r.onError).flatMap(([k, v]) => (ACTIONS[v] ? [[k, ACTIONS[v] as Action]] : []))),
       backoffBaseMs: durationOr(r.backoff?.base ?? "", DEFAULT_RETRY.backoffBaseMs),

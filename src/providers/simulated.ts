@@ -122,7 +122,7 @@ async function* run(
 
   const tool = pickTool(request);
   const maxTokens = request.sampling?.maxOutputTokens ?? Number.MAX_SAFE_INTEGER;
-  const tokens = tool ? [] : tokenize(answerText(plan.spec, request));
+  const tokens = tool ? [] : tokenize(continuation(answerText(plan.spec, request), request));
   const stops = request.sampling?.stop ?? [];
   let text = "";
   let sent = 0;
@@ -174,6 +174,17 @@ async function* breakStream(
     throw new GatewayError("MALFORMED_RESPONSE", "the upstream sent an unparseable chunk", { hop, upstreamStatus: 200 });
   }
   throw new GatewayError("STREAM_DROPPED", "the upstream closed the stream before it finished", { hop, upstreamStatus: 200 });
+}
+
+/**
+ * With an assistant prefix (prefill) the simulated model continues its own
+ * answer: what the prefix already says is not said again.
+ */
+function continuation(answer: string, request: CompleteRequest): string {
+  const last = request.messages.at(-1);
+  if (last?.role !== Role.ASSISTANT) return answer;
+  const prefix = last.content.map((p) => (p.part.case === "text" ? p.part.value : "")).join("");
+  return answer.startsWith(prefix) ? answer.slice(prefix.length) : answer;
 }
 
 function pickTool(request: CompleteRequest): string | undefined {
