@@ -14,6 +14,9 @@ import { connectRoutes, SERVICES } from "./server/connect-routes.js";
 import { createHealthState, type HealthState } from "./server/health.js";
 import { httpRoutes } from "./server/http-routes.js";
 import { createListener } from "./server/listener.js";
+import { authInterceptor } from "./server/auth-interceptor.js";
+import { createAuth, type Auth } from "./server/auth.js";
+import { openaiHandler } from "./server/openai/handler.js";
 import { createLogger, type Logger } from "./telemetry/log.js";
 
 /** A built, not yet listening, Detour. */
@@ -21,6 +24,8 @@ export interface App {
   readonly gateway: Gateway;
   readonly health: HealthState;
   readonly logger: Logger;
+  /** Gateway keys; open when none are configured. */
+  readonly auth: Auth;
   /** Listens on the given or configured port and host. */
   listen(port?: number, host?: string): Promise<AddressInfo>;
   /** Turns NOT_SERVING, drains in-flight calls, closes. */
@@ -52,8 +57,10 @@ export function buildApp(config: Config, deps: AppDeps = {}): App {
   const shutdown = new AbortController();
   const server = config.server;
   const maxBytes = server?.maxRequestBytes || SERVER_DEFAULTS.maxRequestBytes;
+  const auth = createAuth(config.keys);
   const connect = connectNodeAdapter({
-    routes: connectRoutes(gateway, health),
+    routes: connectRoutes(gateway, health, auth),
+    interceptors: [authInterceptor(auth)],
     readMaxBytes: maxBytes,
     // A misspelt field or enum value must be an error naming it, never a
     // silently dropped parameter.
@@ -61,12 +68,14 @@ export function buildApp(config: Config, deps: AppDeps = {}): App {
     shutdownSignal: shutdown.signal,
   });
   let draining = false;
-  const listener = createListener(httpRoutes({ connect, health, draining: () => draining }));
+  const openai = openaiHandler({ gateway, auth, maxBodyBytes: maxBytes });
+  const listener = createListener(httpRoutes({ connect, openai, health, draining: () => draining }));
 
   return {
     gateway,
     health,
     logger,
+    auth,
     listen(port, host) {
       return listener.listen(port ?? (server?.port || SERVER_DEFAULTS.port), host ?? (server?.host || SERVER_DEFAULTS.host));
     },

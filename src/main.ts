@@ -53,6 +53,11 @@ async function main(): Promise<void> {
   const app = buildApp(loaded.config);
   const addr = await app.listen(port, values.host ?? (process.env["HOST"] || undefined));
   const routes = app.gateway.routes().map((r) => r.route);
+  if (!app.auth.enabled) {
+    app.logger.warn(
+      "NO GATEWAY KEYS ARE CONFIGURED: anyone who can reach this port can spend your providers' credits. Add keys (sha256 hashes) under 'keys:' in the config before exposing it.",
+    );
+  }
   app.logger.info(
     { address: addr.address, port: addr.port, config: loaded.builtin ? "built-in (simulated models)" : loaded.path, routes },
     `Detour listening on http://${addr.address}:${addr.port}`,

@@ -7,6 +7,8 @@ import type { GatewayService } from "../../gen/detour/v1/gateway_pb.js";
 import { invalidRequest, toGatewayError } from "../errors.js";
 import { toConnectError } from "../errors-connect.js";
 import type { CallOptions, Gateway } from "../gateway/gateway.js";
+import type { Auth } from "./auth.js";
+import { principalKey } from "./auth-interceptor.js";
 
 function callOptions(ctx: HandlerContext): CallOptions {
   return { signal: ctx.signal, timeoutMs: ctx.timeoutMs() };
@@ -17,10 +19,11 @@ function mapError(e: unknown): ConnectError {
 }
 
 /** The GatewayService implementation over the engine. */
-export function gatewayService(gateway: Gateway): ServiceImpl<typeof GatewayService> {
+export function gatewayService(gateway: Gateway, auth: Auth): ServiceImpl<typeof GatewayService> {
   return {
     async complete(req, ctx) {
       try {
+        auth.authorize(ctx.values.get(principalKey), req.model);
         return await gateway.complete(req, callOptions(ctx));
       } catch (e) {
         throw mapError(e);
@@ -29,6 +32,7 @@ export function gatewayService(gateway: Gateway): ServiceImpl<typeof GatewayServ
     async *streamComplete(req, ctx) {
       try {
         if (!req.request) throw invalidRequest("request", "is required: put the chat (model, messages, …) under \"request\"");
+        auth.authorize(ctx.values.get(principalKey), req.request.model);
         yield* gateway.stream(req.request, callOptions(ctx));
       } catch (e) {
         throw mapError(e);

@@ -11,6 +11,8 @@ import type { HealthState } from "./health.js";
 /** What the HTTP routes need. */
 export interface HttpRoutesDeps {
   readonly connect: NodeHandler;
+  /** The OpenAI-compatible API; returns false for paths it does not serve. */
+  readonly openai: (req: Parameters<NodeHandler>[0], res: Parameters<NodeHandler>[1], path: string) => boolean;
   readonly health: HealthState;
   readonly draining: () => boolean;
 }
@@ -28,7 +30,7 @@ export function httpRoutes(deps: HttpRoutesDeps): NodeHandler {
   return (req, res) => {
     // During drain, HTTP/1.1 connections close after their current call.
     if (deps.draining() && req.httpVersionMajor === 1) res.setHeader("connection", "close");
-    const path = (req.url ?? "/").split("?", 1)[0];
+    const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
     if (req.method === "GET" || req.method === "HEAD") {
       if (path === "/healthz") return json(res, 200, { status: "ok" });
       if (path === "/readyz") {
@@ -36,6 +38,7 @@ export function httpRoutes(deps: HttpRoutesDeps): NodeHandler {
         return json(res, ready ? 200 : 503, { status: ready ? "ready" : "draining" });
       }
     }
+    if (path.startsWith("/v1/") && deps.openai(req, res, path)) return;
     deps.connect(req, res);
   };
 }

@@ -1,0 +1,224 @@
+/**
+ * OpenAI Chat Completions JSON → the canonical CompleteRequest. Every field is
+ * either translated or refused with a 400 naming it; a parameter Detour
+ * cannot honour (n > 1, logprobs, logit_bias, audio…) is never dropped.
+ */
+import { create } from "@bufbuild/protobuf";
+import type { JsonObject } from "@bufbuild/protobuf";
+import {
+  CompleteRequestSchema,
+  ContentPartSchema,
+  ImageDetail,
+  ReasoningEffort,
+  ResponseFormatType,
+  Role,
+  ToolChoiceMode,
+  type CompleteRequest,
+  type ContentPart,
+  type Message,
+} from "../../../gen/detour/v1/chat_pb.js";
+import { invalidRequest } from "../../errors.js";
+import { arr, obj, type Obj } from "../../providers/json.js";
+
+/** What the handler needs besides the canonical request. */
+export interface DecodedChat {
+  readonly request: CompleteRequest;
+  readonly stream: boolean;
+  readonly includeUsage: boolean;
+}
+
+const ROLES: Record<string, Role> = { system: Role.SYSTEM, developer: Role.DEVELOPER, user: Role.USER, assistant: Role.ASSISTANT, tool: Role.TOOL };
+const EFFORTS: Record<string, ReasoningEffort> = { minimal: ReasoningEffort.MINIMAL, low: ReasoningEffort.LOW, medium: ReasoningEffort.MEDIUM, high: ReasoningEffort.HIGH };
+const DETAILS: Record<string, ImageDetail> = { auto: ImageDetail.AUTO, low: ImageDetail.LOW, high: ImageDetail.HIGH };
+/** Accepted and without effect on the answer. */
+const NEUTRAL = new Set(["store", "prompt_cache_key", "service_tier", "safety_identifier"]);
+const UNSUPPORTED: Record<string, string> = {
+  logprobs: "token log probabilities are not returned by every target",
+  top_logprobs: "token log probabilities are not returned by every target",
+  logit_bias: "logit_bias cannot be honoured across providers",
+  audio: "audio output is not supported",
+  prediction: "predicted outputs are not supported",
+  web_search_options: "web search is not supported",
+  functions: "use tools instead of the deprecated functions",
+  function_call: "use tool_choice instead of the deprecated function_call",
+};
+const KNOWN = new Set([
+  "model", "messages", "tools", "tool_choice", "parallel_tool_calls", "response_format", "stream", "stream_options",
+  "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "seed", "presence_penalty", "frequency_penalty",
+  "user", "metadata", "n", "reasoning_effort", "modalities", ...NEUTRAL, ...Object.keys(UNSUPPORTED),
+]);
+
+function str(v: unknown, field: string, required = false): string {
+  if (v === undefined || v === null) {
+    if (required) throw invalidRequest(field, "is required");
+    return "";
+  }
+  if (typeof v !== "string") throw invalidRequest(field, `must be a string, got ${typeof v}`);
+  return v;
+}
+
+function num(v: unknown, field: string): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "number" || !Number.isFinite(v)) throw invalidRequest(field, `must be a number, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function int(v: unknown, field: string): number | undefined {
+  const n = num(v, field);
+  if (n !== undefined && (!Number.isInteger(n) || n < 0)) throw invalidRequest(field, `must be a whole number ≥ 0, got ${n}`);
+  return n;
+}
+
+function bool(v: unknown, field: string): boolean | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "boolean") throw invalidRequest(field, `must be true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function object(v: unknown, field: string): Obj {
+  const o = obj(v);
+  if (!o) throw invalidRequest(field, `must be an object, got ${Array.isArray(v) ? "an array" : JSON.stringify(v)}`);
+  return o;
+}
+
+/** Decodes a Chat Completions body; `routeOverride` comes from x-detour-route. */
+export function decodeChat(body: unknown, routeOverride?: string): DecodedChat {
+  const b = object(body, "body");
+  for (const key of Object.keys(b)) {
+    if (UNSUPPORTED[key] !== undefined && b[key] !== undefined && b[key] !== null && b[key] !== false) throw invalidRequest(key, `not supported: ${UNSUPPORTED[key]}`);
+    if (!KNOWN.has(key)) throw invalidRequest(key, "is not a Chat Completions parameter Detour knows; remove it");
+  }
+  const n = int(b["n"], "n");
+  if (n !== undefined && n !== 1) throw invalidRequest("n", "only n=1 is supported: no target returns several choices through the gateway");
+  const modalities = b["modalities"];
+  if (modalities !== undefined && !(Array.isArray(modalities) && modalities.every((m) => m === "text"))) {
+    throw invalidRequest("modalities", 'only ["text"] is supported');
+  }
+  const model = routeOverride || str(b["model"], "model", true);
+  const messages = arr(b["messages"]);
+  if (!Array.isArray(b["messages"]) || messages.length === 0) throw invalidRequest("messages", "must be a non-empty array of messages");
+
+  const maxTokens = int(b["max_tokens"], "max_tokens");
+  const maxCompletion = int(b["max_completion_tokens"], "max_completion_tokens");
+  if (maxTokens !== undefined && maxCompletion !== undefined && maxTokens !== maxCompletion) {
+    throw invalidRequest("max_completion_tokens", "conflicts with max_tokens: send one of them");
+  }
+  const stopRaw = b["stop"];
+  const stop = stopRaw === undefined || stopRaw === null ? [] : typeof stopRaw === "string" ? [stopRaw] : arr(stopRaw).map((s, i) => str(s, `stop[${i}]`));
+  const effort = b["reasoning_effort"];
+  if (effort !== undefined && effort !== null && EFFORTS[String(effort)] === undefined) {
+    throw invalidRequest("reasoning_effort", `must be one of ${Object.keys(EFFORTS).join(", ")}`);
+  }
+  const seed = num(b["seed"], "seed");
+  const metadata = b["metadata"] === undefined || b["metadata"] === null ? {} : object(b["metadata"], "metadata");
+  const streamOptions = b["stream_options"] === undefined || b["stream_options"] === null ? {} : object(b["stream_options"], "stream_options");
+  const stream = bool(b["stream"], "stream") ?? false;
+
+  const request = create(CompleteRequestSchema, {
+    model,
+    messages: messages.map((m, i) => message(m, i)),
+    tools: arr(b["tools"]).map((t, i) => tool(t, i)),
+    ...(b["tool_choice"] !== undefined && b["tool_choice"] !== null ? { toolChoice: toolChoice(b["tool_choice"]) } : {}),
+    ...(bool(b["parallel_tool_calls"], "parallel_tool_calls") !== undefined ? { parallelToolCalls: b["parallel_tool_calls"] as boolean } : {}),
+    ...(b["response_format"] !== undefined && b["response_format"] !== null ? { responseFormat: responseFormat(b["response_format"]) } : {}),
+    sampling: {
+      ...(num(b["temperature"], "temperature") !== undefined ? { temperature: b["temperature"] as number } : {}),
+      ...(num(b["top_p"], "top_p") !== undefined ? { topP: b["top_p"] as number } : {}),
+      ...((maxCompletion ?? maxTokens) !== undefined ? { maxOutputTokens: maxCompletion ?? maxTokens } : {}),
+      stop,
+      ...(seed !== undefined ? { seed: BigInt(Math.trunc(seed)) } : {}),
+      ...(num(b["presence_penalty"], "presence_penalty") !== undefined ? { presencePenalty: b["presence_penalty"] as number } : {}),
+      ...(num(b["frequency_penalty"], "frequency_penalty") !== undefined ? { frequencyPenalty: b["frequency_penalty"] as number } : {}),
+      ...(effort ? { reasoningEffort: EFFORTS[String(effort)] } : {}),
+    },
+    user: str(b["user"], "user") || str(b["safety_identifier"], "safety_identifier"),
+    metadata: Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, str(v, `metadata.${k}`)])),
+  });
+  return { request, stream, includeUsage: bool(streamOptions["include_usage"], "stream_options.include_usage") ?? false };
+}
+
+function message(v: unknown, i: number): Message {
+  const path = `messages[${i}]`;
+  const m = object(v, path);
+  const roleName = str(m["role"], `${path}.role`, true);
+  const role = ROLES[roleName];
+  if (role === undefined) throw invalidRequest(`${path}.role`, `"${roleName}" is not one of ${Object.keys(ROLES).join(", ")}`);
+  const calls = arr(m["tool_calls"]).map((c, j) => {
+    const call = object(c, `${path}.tool_calls[${j}]`);
+    const fn = object(call["function"], `${path}.tool_calls[${j}].function`);
+    return { id: str(call["id"], `${path}.tool_calls[${j}].id`, true), name: str(fn["name"], `${path}.tool_calls[${j}].function.name`, true), arguments: str(fn["arguments"], `${path}.tool_calls[${j}].function.arguments`) };
+  });
+  return {
+    $typeName: "detour.v1.Message",
+    role,
+    content: content(m["content"], `${path}.content`),
+    toolCalls: calls.map((c) => ({ $typeName: "detour.v1.ToolCall", ...c })),
+    toolCallId: str(m["tool_call_id"], `${path}.tool_call_id`),
+    name: str(m["name"], `${path}.name`),
+  };
+}
+
+function content(v: unknown, path: string): ContentPart[] {
+  if (v === undefined || v === null) return [];
+  if (typeof v === "string") return v === "" ? [] : [{ $typeName: "detour.v1.ContentPart", part: { case: "text", value: v } }];
+  if (!Array.isArray(v)) throw invalidRequest(path, "must be a string or an array of content parts");
+  return v.map((p, j): ContentPart => {
+    const part = object(p, `${path}[${j}]`);
+    const type = str(part["type"], `${path}[${j}].type`, true);
+    if (type === "text") return { $typeName: "detour.v1.ContentPart", part: { case: "text", value: str(part["text"], `${path}[${j}].text`, true) } };
+    if (type === "image_url") {
+      const img = object(part["image_url"], `${path}[${j}].image_url`);
+      const detail = img["detail"] === undefined ? ImageDetail.UNSPECIFIED : DETAILS[String(img["detail"])];
+      if (detail === undefined) throw invalidRequest(`${path}[${j}].image_url.detail`, "must be auto, low or high");
+      return create(ContentPartSchema, { part: { case: "image", value: { source: { case: "url", value: str(img["url"], `${path}[${j}].image_url.url`, true) }, detail } } });
+    }
+    throw invalidRequest(`${path}[${j}].type`, `"${type}" parts are not supported; use text or image_url`);
+  });
+}
+
+function tool(v: unknown, i: number) {
+  const t = object(v, `tools[${i}]`);
+  if (t["type"] !== "function") throw invalidRequest(`tools[${i}].type`, `only "function" tools are supported`);
+  const fn = object(t["function"], `tools[${i}].function`);
+  const params = fn["parameters"];
+  return {
+    name: str(fn["name"], `tools[${i}].function.name`, true),
+    description: str(fn["description"], `tools[${i}].function.description`),
+    ...(params !== undefined ? { parameters: object(params, `tools[${i}].function.parameters`) as JsonObject } : {}),
+    strict: bool(fn["strict"], `tools[${i}].function.strict`) ?? false,
+  };
+}
+
+function toolChoice(v: unknown) {
+  if (v === "auto") return { choice: { case: "mode" as const, value: ToolChoiceMode.AUTO } };
+  if (v === "none") return { choice: { case: "mode" as const, value: ToolChoiceMode.NONE } };
+  if (v === "required") return { choice: { case: "mode" as const, value: ToolChoiceMode.REQUIRED } };
+  const o = obj(v);
+  const fn = obj(o?.["function"]);
+  if (o?.["type"] === "function" && typeof fn?.["name"] === "string") return { choice: { case: "function" as const, value: fn["name"] } };
+  throw invalidRequest("tool_choice", 'must be "auto", "none", "required" or {"type": "function", "function": {"name": …}}');
+}
+
+function responseFormat(v: unknown) {
+  const rf = object(v, "response_format");
+  switch (rf["type"]) {
+    case "text":
+      return { type: ResponseFormatType.TEXT };
+    case "json_object":
+      return { type: ResponseFormatType.JSON_OBJECT };
+    case "json_schema": {
+      const js = object(rf["json_schema"], "response_format.json_schema");
+      return {
+        type: ResponseFormatType.JSON_SCHEMA,
+        jsonSchema: {
+          name: str(js["name"], "response_format.json_schema.name", true),
+          description: str(js["description"], "response_format.json_schema.description"),
+          schema: object(js["schema"] ?? {}, "response_format.json_schema.schema") as JsonObject,
+          strict: bool(js["strict"], "response_format.json_schema.strict") ?? false,
+        },
+      };
+    }
+    default:
+      throw invalidRequest("response_format.type", "must be text, json_object or json_schema");
+  }
+}

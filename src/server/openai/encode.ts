@@ -1,0 +1,107 @@
+/**
+ * Gateway results → OpenAI shapes: the `chat.completion` object and the
+ * `chat.completion.chunk` stream (role first, content and tool-call deltas,
+ * a finish chunk, the `choices: []` usage chunk when asked, `[DONE]`).
+ * Detour's own facts — the attempts trail, hops, cost — travel in a
+ * `detour` extension field and in SSE comments, which the SDKs ignore.
+ */
+import { toJson } from "@bufbuild/protobuf";
+import { FinishReason, type CompleteResponse, type Usage } from "../../../gen/detour/v1/result_pb.js";
+import { DoneSchema, HopSchema, type Done, type Hop } from "../../../gen/detour/v1/gateway_pb.js";
+
+const FINISH: Record<number, string> = {
+  [FinishReason.STOP]: "stop",
+  [FinishReason.LENGTH]: "length",
+  [FinishReason.TOOL_CALLS]: "tool_calls",
+  [FinishReason.CONTENT_FILTER]: "content_filter",
+};
+
+/** OpenAI's finish_reason for ours. */
+export function finishName(f: FinishReason): string {
+  return FINISH[f] ?? "stop";
+}
+
+/** OpenAI's usage object. */
+export function usageJson(u: Usage | undefined) {
+  const input = u?.inputTokens ?? 0;
+  const output = u?.outputTokens ?? 0;
+  return {
+    prompt_tokens: input,
+    completion_tokens: output,
+    total_tokens: u?.totalTokens || input + output,
+    prompt_tokens_details: { cached_tokens: u?.cachedInputTokens ?? 0 },
+    completion_tokens_details: { reasoning_tokens: u?.reasoningTokens ?? 0 },
+  };
+}
+
+/** The model name OpenAI clients see: the target that answered. */
+export function modelName(ref: { provider: string; model: string } | undefined, fallback: string): string {
+  return ref ? `${ref.provider}/${ref.model}` : fallback;
+}
+
+const created = () => Math.floor(Date.now() / 1000);
+
+/** A whole `chat.completion`. */
+export function completionJson(res: CompleteResponse, requested: string) {
+  const text = res.message?.content.map((p) => (p.part.case === "text" ? p.part.value : "")).join("") ?? "";
+  const calls = res.message?.toolCalls ?? [];
+  return {
+    id: res.id,
+    object: "chat.completion",
+    created: created(),
+    model: modelName(res.servedBy, requested),
+    system_fingerprint: null,
+    choices: [
+      {
+        index: 0,
+        message: {
+          role: "assistant",
+          content: calls.length > 0 && text === "" ? null : text,
+          refusal: null,
+          ...(calls.length > 0 ? { tool_calls: calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } })) } : {}),
+        },
+        logprobs: null,
+        finish_reason: finishName(res.finishReason),
+      },
+    ],
+    usage: usageJson(res.usage),
+    detour: {
+      route: res.route,
+      attempts: res.attempts.map((a) => ({ target: modelName(a.target, ""), outcome: a.outcome, reason: a.reason, decision: a.decision })),
+      cost_usd: res.cost?.totalUsd ?? 0,
+      wasted_usd: res.cost?.wastedUsd ?? 0,
+      replayed: res.replayed,
+    },
+  };
+}
+
+/** Builds the chunks of one stream. */
+export function createChunker(id: string, requested: string, includeUsage: boolean) {
+  const base = (model: string) => ({ id, object: "chat.completion.chunk", created: created(), model, system_fingerprint: null });
+  let model = requested;
+  const frame = (o: unknown) => `data: ${JSON.stringify(o)}\n\n`;
+  const chunk = (delta: unknown, finish: string | null = null, extra: Record<string, unknown> = {}) =>
+    frame({ ...base(model), choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...(includeUsage ? { usage: null } : {}), ...extra });
+  return {
+    /** The serving target changed (start or hop). */
+    target(ref: { provider: string; model: string } | undefined) {
+      if (ref) model = modelName(ref, requested);
+    },
+    role: () => chunk({ role: "assistant", content: "", refusal: null }),
+    content: (text: string) => chunk({ content: text }),
+    toolCall(index: number, id: string, name: string, args: string) {
+      const call = id ? { index, id, type: "function", function: { name, arguments: args } } : { index, function: { arguments: args } };
+      return chunk({ tool_calls: [call] });
+    },
+    /** A comment the SDKs ignore, for observers of the raw stream. */
+    hop: (h: Hop) => `: detour-hop ${JSON.stringify(toJson(HopSchema, h))}\n\n`,
+    done(d: Done): string {
+      const detour = { detour: toJson(DoneSchema, d) };
+      let out = chunk({}, finishName(d.finishReason), includeUsage ? {} : detour);
+      if (includeUsage) out += frame({ ...base(model), choices: [], usage: usageJson(d.usage), ...detour });
+      return `${out}data: [DONE]\n\n`;
+    },
+    /** A terminal failure after the stream started: an SSE error event, then close. */
+    error: (body: unknown) => `event: error\ndata: ${JSON.stringify(body)}\n\n`,
+  };
+}

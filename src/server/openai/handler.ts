@@ -1,0 +1,179 @@
+/**
+ * The OpenAI-compatible HTTP API on the gateway's port: POST
+ * /v1/chat/completions (JSON or SSE) and GET /v1/models. It only converts:
+ * JSON in → the canonical request → the same engine the gRPC API uses →
+ * events back out in OpenAI's shapes.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import { GatewayError, invalidRequest, toGatewayError } from "../../errors.js";
+import { toOpenAIError } from "../../errors-openai.js";
+import type { Gateway } from "../../gateway/gateway.js";
+import type { Auth } from "../auth.js";
+import { decodeChat } from "./decode.js";
+import { completionJson, createChunker } from "./encode.js";
+
+type Req = IncomingMessage | Http2ServerRequest;
+type Res = ServerResponse | Http2ServerResponse;
+
+/** What the handler needs. */
+export interface OpenAIDeps {
+  readonly gateway: Gateway;
+  readonly auth: Auth;
+  readonly maxBodyBytes: number;
+}
+
+function header(req: Req, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function sendJson(res: Res, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  for (const [k, v] of Object.entries({ "content-type": "application/json", ...headers })) res.setHeader(k, v);
+  res.setHeader("content-length", Buffer.byteLength(text));
+  res.end(text);
+}
+
+function sendError(res: Res, e: unknown): void {
+  const err = toGatewayError(e);
+  const answer = toOpenAIError(err);
+  const headers = { ...answer.headers, ...(err.id ? { "x-request-id": err.id } : {}), ...(err.attempts.length ? { "x-detour-attempts": String(err.attempts.length) } : {}) };
+  sendJson(res, answer.status, answer.body, headers);
+}
+
+async function readBody(req: Req, limit: number): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > limit) throw new GatewayError("INVALID_REQUEST", `the request body is over ${limit} bytes`, { field: "body" });
+    chunks.push(c);
+  }
+  const text = Buffer.concat(chunks).toString("utf8");
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw invalidRequest("body", "is not valid JSON");
+  }
+}
+
+/** Returns a handler for /v1/* paths, or false for paths it does not serve. */
+export function openaiHandler(deps: OpenAIDeps): (req: Req, res: Res, path: string) => boolean {
+  return (req, res, path) => {
+    if (path === "/v1/models" && req.method === "GET") {
+      void guard(res, async () => {
+        deps.auth.authenticate(header(req, "authorization"));
+        const list = deps.gateway.listModels();
+        const data = [
+          ...list.routes.map((r) => ({ id: r.name, object: "model", created: 0, owned_by: "detour" })),
+          ...list.models.map((m) => ({ id: m.id, object: "model", created: 0, owned_by: m.target?.provider ?? "" })),
+        ];
+        sendJson(res, 200, { object: "list", data });
+      });
+      return true;
+    }
+    if (path === "/v1/chat/completions") {
+      if (req.method !== "POST") {
+        sendJson(res, 405, toOpenAIError(invalidRequest("method", "use POST")).body, { allow: "POST" });
+        return true;
+      }
+      void guard(res, () => chat(deps, req, res));
+      return true;
+    }
+    return false;
+  };
+}
+
+async function guard(res: Res, work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (e) {
+    if (!res.headersSent) sendError(res, e);
+    else res.end();
+  }
+}
+
+async function chat(deps: OpenAIDeps, req: Req, res: Res): Promise<void> {
+  const principal = deps.auth.authenticate(header(req, "authorization"));
+  const body = await readBody(req, deps.maxBodyBytes);
+  const { request, stream, includeUsage } = decodeChat(body, header(req, "x-detour-route"));
+  deps.auth.authorize(principal, request.model);
+  const key = header(req, "idempotency-key") ?? header(req, "x-request-id");
+  if (key) request.requestId = key;
+  const maxCost = header(req, "x-detour-max-cost");
+  if (maxCost !== undefined) {
+    const n = Number(maxCost);
+    if (!(Number.isFinite(n) && n > 0)) throw invalidRequest("x-detour-max-cost", `must be a positive number of US dollars, got "${maxCost}"`);
+    request.routing = { ...(request.routing ?? { $typeName: "detour.v1.RoutingOptions", allowProviders: [], denyProviders: [], commitPolicy: 0, maxHops: 0 }), maxCostUsd: n };
+  }
+  const ctl = new AbortController();
+  res.on("close", () => {
+    if (!res.writableFinished) ctl.abort();
+  });
+  if (!stream) {
+    const out = await deps.gateway.complete(request, { signal: ctl.signal });
+    sendJson(res, 200, completionJson(out, request.model), {
+      "x-request-id": out.id,
+      "x-detour-provider": out.servedBy?.provider ?? "",
+      "x-detour-model": out.servedBy?.model ?? "",
+      "x-detour-attempts": String(out.attempts.length),
+      "x-detour-cost-usd": String(out.cost?.totalUsd ?? 0),
+      ...(out.replayed ? { "x-detour-replayed": "true" } : {}),
+    });
+    return;
+  }
+  await streamChat(deps.gateway, request, includeUsage, ctl, res);
+}
+
+async function streamChat(gateway: Gateway, request: Parameters<Gateway["stream"]>[0], includeUsage: boolean, ctl: AbortController, res: Res): Promise<void> {
+  let chunker: ReturnType<typeof createChunker> | undefined;
+  const write = async (text: string) => {
+    if (!(res as ServerResponse).write(text)) await new Promise((resolve) => res.once("drain", resolve));
+  };
+  try {
+    for await (const { event } of gateway.stream(request, { signal: ctl.signal })) {
+      if (ctl.signal.aborted) return;
+      switch (event.case) {
+        case "started": {
+          chunker = createChunker(event.value.id, request.model, includeUsage);
+          chunker.target(event.value.target);
+          res.statusCode = 200;
+          res.setHeader("content-type", "text/event-stream; charset=utf-8");
+          res.setHeader("cache-control", "no-cache");
+          res.setHeader("x-request-id", event.value.id);
+          res.setHeader("x-detour-provider", event.value.target?.provider ?? "");
+          res.setHeader("x-detour-model", event.value.target?.model ?? "");
+          if (event.value.replayed) res.setHeader("x-detour-replayed", "true");
+          await write(chunker.role());
+          break;
+        }
+        case "content":
+          await write(chunker?.content(event.value.text) ?? "");
+          break;
+        case "toolCall":
+          await write(chunker?.toolCall(event.value.index, event.value.id, event.value.name, event.value.arguments) ?? "");
+          break;
+        case "hop":
+          chunker?.target(event.value.to);
+          await write(chunker?.hop(event.value) ?? "");
+          break;
+        case "done":
+          chunker?.target(event.value.servedBy);
+          await write(chunker?.done(event.value) ?? "");
+          break;
+        default:
+          break;
+      }
+    }
+    res.end();
+  } catch (e) {
+    if (!res.headersSent) throw e;
+    // Never a silently cut stream: the failure is an SSE error event.
+    const err = toGatewayError(e);
+    await write(chunker?.error({ ...toOpenAIError(err).body, detour: { id: err.id, attempts: err.attempts.length, delivered: err.delivered ?? null } }) ?? "");
+    res.end();
+  }
+}
+

@@ -1,0 +1,178 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import OpenAI from "openai";
+import { SIM_CONFIG, startApp, type TestApp } from "../helpers/app.js";
+
+const KEY = "dtr-test-key-123";
+const KEYS = `keys:
+  - { name: team-a, sha256: ${createHash("sha256").update(KEY).digest("hex")} }
+  - { name: limited, sha256: ${createHash("sha256").update("dtr-limited").digest("hex")}, routes: [slow] }
+`;
+
+const CONFIG = `${SIM_CONFIG}
+  - name: json
+    targets: [{ model: sim/json }]
+  - name: cut
+    commit_policy: fail
+    targets: [{ model: sim/dropper }, { model: sim/fast }]
+${KEYS}`.replace(
+  "        - { name: echo, output: { kind: echo } }",
+  `        - { name: echo, output: { kind: echo } }
+        - { name: json, output: { kind: text, text: '{"city": "Paris", "temp": 21}' } }
+        - { name: dropper, output: { kind: lorem, words: 10 }, faults: [{ kind: drop_mid_stream, rate: 1, after_tokens: 3 }] }`,
+);
+
+describe("OpenAI-compatible API, driven by the official openai SDK", () => {
+  let t: TestApp;
+  let client: OpenAI;
+  before(async () => {
+    t = await startApp(CONFIG);
+    client = new OpenAI({ apiKey: KEY, baseURL: `${t.url}/v1`, maxRetries: 0 });
+  });
+  after(() => t.close());
+
+  test("create: text, with Detour's headers and the fallback in the extension field", async () => {
+    const { data, response } = await client.chat.completions.create({ model: "default", messages: [{ role: "user", content: "hi" }] }).withResponse();
+    assert.equal(data.object, "chat.completion");
+    assert.equal(data.choices[0]?.message.content, "hello from fast");
+    assert.equal(data.choices[0]?.finish_reason, "stop");
+    assert.equal(data.model, "sim/fast");
+    assert.ok(data.usage && data.usage.total_tokens > 0);
+    assert.equal(response.headers.get("x-detour-provider"), "sim");
+    assert.equal(response.headers.get("x-detour-model"), "fast");
+    assert.equal(response.headers.get("x-detour-attempts"), "2");
+    assert.match(response.headers.get("x-request-id") ?? "", /^cmpl-/);
+    assert.ok(response.headers.get("x-detour-cost-usd"));
+    const ext = (data as unknown as { detour: { attempts: { reason: string }[] } }).detour;
+    assert.equal(ext.attempts[0]?.reason, "UPSTREAM_UNAVAILABLE");
+  });
+
+  test("create: tools come back as tool_calls", async () => {
+    const res = await client.chat.completions.create({
+      model: "sim/tools",
+      messages: [{ role: "user", content: "weather in Paris?" }],
+      tools: [{ type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } } }],
+    });
+    const call = res.choices[0]?.message.tool_calls?.[0];
+    assert.equal(res.choices[0]?.finish_reason, "tool_calls");
+    assert.equal(call?.type === "function" ? call.function.name : "", "get_weather");
+    assert.deepEqual(JSON.parse(call?.type === "function" ? call.function.arguments : "{}"), { city: "Paris", unit: "c" });
+  });
+
+  test("create: json_schema output parses", async () => {
+    const res = await client.chat.completions.create({
+      model: "json",
+      messages: [{ role: "user", content: "weather" }],
+      response_format: { type: "json_schema", json_schema: { name: "weather", schema: { type: "object" }, strict: true } },
+    });
+    assert.deepEqual(JSON.parse(res.choices[0]?.message.content ?? ""), { city: "Paris", temp: 21 });
+  });
+
+  test("stream: text with include_usage; the SDK ignores the hop comment", async () => {
+    const stream = await client.chat.completions.create({ model: "default", messages: [{ role: "user", content: "hi" }], stream: true, stream_options: { include_usage: true } });
+    let text = "";
+    let usage = 0;
+    let finish: string | null = null;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta.content ?? "";
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+      if (chunk.usage) usage = chunk.usage.total_tokens;
+    }
+    assert.equal(text, "hello from fast");
+    assert.equal(finish, "stop");
+    assert.ok(usage > 0);
+  });
+
+  test("stream: tool calls reassemble in the SDK's stream helper", async () => {
+    const final = await client.chat.completions
+      .stream({ model: "sim/tools", messages: [{ role: "user", content: "x" }], tools: [{ type: "function", function: { name: "lookup", parameters: { type: "object" } } }] })
+      .finalChatCompletion();
+    const call = final.choices[0]?.message.tool_calls?.[0];
+    assert.equal(call?.type === "function" ? call.function.name : "", "lookup");
+    assert.equal(final.choices[0]?.finish_reason, "tool_calls");
+  });
+
+  test("a bad request is a BadRequestError whose message names the field", async () => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ model: "default", messages: [] }, /^messages: must be a non-empty array/],
+      [{ model: "default", messages: [{ role: "user", content: "x" }], n: 3 }, /^n: only n=1 is supported/],
+      [{ model: "default", messages: [{ role: "user", content: "x" }], temperature: 9 }, /^sampling\.temperature: /],
+      [{ model: "default", messages: [{ role: "pirate", content: "x" }] }, /^messages\[0\]\.role: "pirate" is not one of/],
+      [{ model: "default", messages: [{ role: "user", content: "x" }], logit_bias: { "1": 2 } }, /^logit_bias: not supported/],
+    ];
+    for (const [body, message] of cases) {
+      const err = await client.chat.completions.create(body as never).catch((e: unknown) => e);
+      assert.ok(err instanceof OpenAI.BadRequestError, `${JSON.stringify(body)} → ${String(err)}`);
+      assert.match(err.message.replace(/^400 /, ""), message);
+    }
+  });
+
+  test("a chain exhausted by 429s is a RateLimitError with retry-after", async () => {
+    const err = await client.chat.completions.create({ model: "exhausted", messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
+    assert.ok(err instanceof OpenAI.RateLimitError, String(err));
+    assert.equal(err.headers?.get("retry-after"), "3");
+    assert.equal(err.code, "rate_limited");
+  });
+
+  test("an unknown model is a NotFoundError", async () => {
+    const err = await client.chat.completions.create({ model: "gpt-9", messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
+    assert.ok(err instanceof OpenAI.NotFoundError, String(err));
+  });
+
+  test("abort stops the call", async () => {
+    const ctl = new AbortController();
+    const call = client.chat.completions.create({ model: "sim/hanging", messages: [{ role: "user", content: "x" }] }, { signal: ctl.signal });
+    setTimeout(() => ctl.abort(), 50);
+    await assert.rejects(call, OpenAI.APIUserAbortError);
+  });
+
+  test("models.list shows routes (default among them) and models", async () => {
+    const ids: string[] = [];
+    for await (const m of client.models.list()) ids.push(m.id);
+    assert.ok(ids.includes("default"));
+    assert.ok(ids.includes("sim/fast"));
+  });
+
+  test("a wrong key is a 401 AuthenticationError; a key limited to other routes is a 403", async () => {
+    const wrong = new OpenAI({ apiKey: "nope", baseURL: `${t.url}/v1`, maxRetries: 0 });
+    const err = await wrong.chat.completions.create({ model: "default", messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
+    assert.ok(err instanceof OpenAI.AuthenticationError, String(err));
+    assert.equal(err.code, "invalid_api_key");
+    const limited = new OpenAI({ apiKey: "dtr-limited", baseURL: `${t.url}/v1`, maxRetries: 0 });
+    const denied = await limited.chat.completions.create({ model: "default", messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
+    assert.ok(denied instanceof OpenAI.PermissionDeniedError, String(denied));
+  });
+
+  test("a stream failing under the fail policy ends with an SSE error event, not a cut", async () => {
+    const res = await fetch(`${t.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` },
+      body: JSON.stringify({ model: "cut", stream: true, messages: [{ role: "user", content: "x" }] }),
+    });
+    assert.equal(res.status, 200);
+    const raw = await res.text();
+    assert.ok(raw.includes('"content":"lorem "'), "some content was delivered");
+    assert.match(raw, /event: error\ndata: \{"error":\{"message":"the upstream closed the stream before it finished after \d+ characters and 0 tool calls were delivered","type":"server_error","param":null,"code":"stream_dropped"\}/);
+    assert.ok(!raw.includes("[DONE]"), "no [DONE] after a failure");
+    const stream = await client.chat.completions.create({ model: "cut", stream: true, messages: [{ role: "user", content: "x" }] });
+    await assert.rejects(
+      (async () => {
+        for await (const _ of stream) void _;
+      })(),
+      (e: unknown) => e instanceof OpenAI.APIError && /stream_dropped|closed the stream/.test(String((e as Error).message)),
+    );
+  });
+
+  test("the raw stream shows hops as comments and Detour's facts in the last chunk", async () => {
+    const res = await fetch(`${t.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` },
+      body: JSON.stringify({ model: "default", stream: true, messages: [{ role: "user", content: "x" }] }),
+    });
+    const raw = await res.text();
+    assert.match(raw, /^: detour-hop \{"from":\{"provider":"sim","model":"failing"\},"to":\{"provider":"sim","model":"fast"\},"reason":"UPSTREAM_UNAVAILABLE"/m);
+    assert.match(raw, /"finish_reason":"stop"\}\],"detour":\{"id":"cmpl-/);
+    assert.ok(raw.trimEnd().endsWith("data: [DONE]"));
+  });
+});
