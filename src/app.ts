@@ -18,6 +18,9 @@ import { authInterceptor } from "./server/auth-interceptor.js";
 import { createAuth, type Auth } from "./server/auth.js";
 import { openaiHandler } from "./server/openai/handler.js";
 import { createLogger, type Logger } from "./telemetry/log.js";
+import { createMemoryStore } from "./idempotency/memory.js";
+import { createRedisStore } from "./idempotency/redis.js";
+import type { IdempotencyStore } from "./idempotency/store.js";
 
 /** A built, not yet listening, Detour. */
 export interface App {
@@ -38,6 +41,7 @@ export interface AppDeps {
   readonly providers?: Providers;
   readonly providerDeps?: ProviderDeps;
   readonly now?: () => number;
+  readonly idempotency?: IdempotencyStore;
 }
 
 /** Defaults for server settings left unset. */
@@ -52,7 +56,14 @@ export const SERVER_DEFAULTS = {
 export function buildApp(config: Config, deps: AppDeps = {}): App {
   const logger = deps.logger ?? createLogger(config.telemetry?.logLevel ?? "info");
   const providers = deps.providers ?? createProviders(config, deps.providerDeps);
-  const gateway = createGateway(config, { providers, ...(deps.now ? { now: deps.now } : {}) });
+  const idem = config.idempotency;
+  const ttlMs = durationOr(idem?.ttl ?? "", 24 * 3_600_000);
+  const idempotency =
+    deps.idempotency ??
+    (idem?.redisUrl
+      ? createRedisStore({ url: idem.redisUrl, ttlMs })
+      : createMemoryStore({ ttlMs, maxBytes: Number(idem?.maxBytes || 64n * 1024n * 1024n) }));
+  const gateway = createGateway(config, { providers, idempotency, ...(deps.now ? { now: deps.now } : {}) });
   const health = createHealthState(SERVICES.map((s) => s.typeName));
   const shutdown = new AbortController();
   const server = config.server;
@@ -94,6 +105,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): App {
       clearTimeout(warn);
       await Promise.all([...providers.values()].map((p) => p.close?.()));
       gateway.breakers.close();
+      await idempotency.close();
       logger.info({ forced }, forced ? "drain timed out; closed remaining connections" : "drained");
     },
   };

@@ -20,6 +20,8 @@ import { createPriceBook } from "./cost.js";
 import type { GatewayEvent } from "./events.js";
 import { createPlanner, DEFAULT_RETRY, type Plan } from "./plan.js";
 import { validateRequest } from "./validate.js";
+import { idempotent } from "../idempotency/idempotent.js";
+import type { IdempotencyStore } from "../idempotency/store.js";
 import type { Tracer } from "@opentelemetry/api";
 import { defaultTracer, endRequestSpan, startRequestSpan } from "../telemetry/spans.js";
 
@@ -54,6 +56,8 @@ export interface GatewayDeps {
   readonly wait?: (ms: number, signal: AbortSignal) => Promise<void>;
   readonly newId?: () => string;
   readonly tracer?: Tracer;
+  /** Where request IDs are remembered; without one, IDs only label requests. */
+  readonly idempotency?: IdempotencyStore;
 }
 
 /** Default deadline for calls when neither caller nor route sets one. */
@@ -86,7 +90,22 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
     },
   };
 
-  async function* stream(req: CompleteRequest, opts: CallOptions, buffered: boolean): AsyncGenerator<GatewayEvent> {
+  function stream(req: CompleteRequest, opts: CallOptions, buffered: boolean): AsyncGenerator<GatewayEvent> {
+    const store = deps.idempotency;
+    if (!store || req.requestId === "") return execute(req, opts, buffered);
+    return guarded(store, req, opts, buffered);
+  }
+
+  async function* guarded(store: IdempotencyStore, req: CompleteRequest, opts: CallOptions, buffered: boolean): AsyncGenerator<GatewayEvent> {
+    try {
+      validateRequest(req);
+      yield* idempotent(store, req, opts.signal, (r) => execute(r, opts, buffered));
+    } catch (e) {
+      throw toGatewayError(e);
+    }
+  }
+
+  async function* execute(req: CompleteRequest, opts: CallOptions, buffered: boolean): AsyncGenerator<GatewayEvent> {
     const id = newId();
     let route = "";
     const { span, ctx } = startRequestSpan(chainDeps.tracer, route, req.model, !buffered);

@@ -10,6 +10,13 @@ import type { CallOptions, Gateway } from "../gateway/gateway.js";
 import type { Auth } from "./auth.js";
 import { principalKey } from "./auth-interceptor.js";
 
+/** The request ID from the message, or the idempotency-key metadata. */
+function withKey<T extends { requestId: string }>(req: T, ctx: HandlerContext): T {
+  const key = ctx.requestHeader.get("idempotency-key");
+  if (req.requestId === "" && key) req.requestId = key;
+  return req;
+}
+
 function callOptions(ctx: HandlerContext): CallOptions {
   return { signal: ctx.signal, timeoutMs: ctx.timeoutMs() };
 }
@@ -24,7 +31,7 @@ export function gatewayService(gateway: Gateway, auth: Auth): ServiceImpl<typeof
     async complete(req, ctx) {
       try {
         auth.authorize(ctx.values.get(principalKey), req.model);
-        return await gateway.complete(req, callOptions(ctx));
+        return await gateway.complete(withKey(req, ctx), callOptions(ctx));
       } catch (e) {
         throw mapError(e);
       }
@@ -33,7 +40,7 @@ export function gatewayService(gateway: Gateway, auth: Auth): ServiceImpl<typeof
       try {
         if (!req.request) throw invalidRequest("request", "is required: put the chat (model, messages, …) under \"request\"");
         auth.authorize(ctx.values.get(principalKey), req.request.model);
-        yield* gateway.stream(req.request, callOptions(ctx));
+        yield* gateway.stream(withKey(req.request, ctx), callOptions(ctx));
       } catch (e) {
         throw mapError(e);
       }

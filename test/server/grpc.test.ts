@@ -80,6 +80,16 @@ describe("gRPC over h2c (grpc-js client)", () => {
     );
   });
 
+  test("idempotency-key metadata makes a repeat a replay", async () => {
+    const md = new (await import("@grpc/grpc-js")).Metadata();
+    md.set("idempotency-key", "grpc-idem-1");
+    const first = await unary(client, GatewayService.method.complete, userRequest("sim/echo", "once"), {}, md);
+    const again = await unary(client, GatewayService.method.complete, userRequest("sim/echo", "once"), {}, md);
+    assert.equal(first.replayed, false);
+    assert.equal(again.replayed, true);
+    assert.equal(again.id, first.id);
+  });
+
   test("StreamComplete streams events and ends with one done", async () => {
     const stream = serverStream(client, GatewayService.method.streamComplete, create(StreamCompleteRequestSchema, { request: userRequest("default") }));
     const evs = await readAll(stream);

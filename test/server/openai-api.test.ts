@@ -127,6 +127,17 @@ describe("OpenAI-compatible API, driven by the official openai SDK", () => {
     await assert.rejects(call, OpenAI.APIUserAbortError);
   });
 
+  test("Idempotency-Key: a repeat returns the first answer, marked replayed", async () => {
+    const first = await client.chat.completions.create({ model: "slow", messages: [{ role: "user", content: "x" }] }, { headers: { "Idempotency-Key": "idem-1" } }).withResponse();
+    const again = await client.chat.completions.create({ model: "slow", messages: [{ role: "user", content: "x" }] }, { headers: { "Idempotency-Key": "idem-1" } }).withResponse();
+    assert.equal(again.data.id, first.data.id);
+    assert.equal(again.data.choices[0]?.message.content, first.data.choices[0]?.message.content);
+    assert.equal(again.response.headers.get("x-detour-replayed"), "true");
+    assert.equal(first.response.headers.get("x-detour-replayed"), null);
+    const other = await client.chat.completions.create({ model: "slow", messages: [{ role: "user", content: "different" }] }, { headers: { "Idempotency-Key": "idem-1" } }).catch((e: unknown) => e);
+    assert.ok(other instanceof OpenAI.UnprocessableEntityError, String(other));
+  });
+
   test("models.list shows routes (default among them) and models", async () => {
     const ids: string[] = [];
     for await (const m of client.models.list()) ids.push(m.id);

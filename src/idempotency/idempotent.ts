@@ -1,0 +1,76 @@
+/**
+ * Wraps the engine's stream so a request ID executes at most once: the first
+ * caller executes and records its events; a repeat while it runs replays the
+ * events so far and follows the live tail; a repeat after it finished gets
+ * the stored result, marked replayed; the same ID with a different request
+ * is refused. Only deterministic failures are stored: a transient one frees
+ * the ID so a retry runs.
+ */
+import { create } from "@bufbuild/protobuf";
+import type { CompleteRequest } from "../../gen/detour/v1/chat_pb.js";
+import { StreamCompleteResponseSchema } from "../../gen/detour/v1/gateway_pb.js";
+import { GatewayError, toGatewayError } from "../errors.js";
+import type { GatewayEvent } from "../gateway/events.js";
+import { hopEvent } from "../gateway/events.js";
+import { deterministic, fingerprint, type IdempotencyStore } from "./store.js";
+
+type Run = (req: CompleteRequest) => AsyncGenerator<GatewayEvent>;
+
+const NOBODY = { $typeName: "detour.v1.TargetRef" as const, provider: "", model: "" };
+
+function replayed(ev: GatewayEvent): GatewayEvent {
+  const e = ev.event;
+  if (e.case === "started") return create(StreamCompleteResponseSchema, { event: { case: "started", value: { ...e.value, replayed: true } } });
+  if (e.case === "done") return create(StreamCompleteResponseSchema, { event: { case: "done", value: { ...e.value, replayed: true } } });
+  return ev;
+}
+
+/** Runs `run(req)` at most once per request ID in `store`. */
+export async function* idempotent(store: IdempotencyStore, req: CompleteRequest, signal: AbortSignal, run: Run): AsyncGenerator<GatewayEvent> {
+  const fp = fingerprint(req);
+  let sent = false;
+  for (let round = 0; round < 5; round++) {
+    const claim = await store.claim(req.requestId, fp, signal);
+    if (claim.kind === "mismatch") {
+      throw new GatewayError("IDEMPOTENCY_MISMATCH", `request_id "${req.requestId}" was used for a different request: use a new ID for a new request`, { field: "request_id" });
+    }
+    if (sent) {
+      // The owner we followed vanished after we relayed some of its output:
+      // what comes next is a new execution, so the caller discards the old.
+      yield hopEvent({ from: NOBODY, to: NOBODY, reason: "OWNER_LOST", attemptIndex: 0, rewind: true });
+      sent = false;
+    }
+    if (claim.kind === "owner") {
+      const { lease } = claim;
+      try {
+        for await (const ev of run(req)) {
+          await lease.append(ev);
+          yield ev;
+        }
+        await lease.complete();
+      } catch (e) {
+        const err = toGatewayError(e);
+        await (deterministic(err) ? lease.fail(err) : lease.release(err)).catch(() => undefined);
+        throw err;
+      }
+      return;
+    }
+    for await (const entry of claim.entries) {
+      switch (entry.kind) {
+        case "event":
+          sent = true;
+          yield replayed(entry.event);
+          break;
+        case "done":
+          return;
+        case "failed":
+        case "released":
+          throw entry.error;
+        case "orphaned":
+          break;
+      }
+    }
+    if (signal.aborted) throw new GatewayError("CANCELLED", "the caller cancelled the call");
+  }
+  throw new GatewayError("UPSTREAM_UNAVAILABLE", `request_id "${req.requestId}" could not be executed: its owners kept vanishing`);
+}

@@ -1,0 +1,175 @@
+/**
+ * The Redis idempotency store, for several replicas. A claim is a Lua script:
+ * the first caller of an ID gets it with a fencing token and a lease it keeps
+ * renewing; writes are fenced, so a replica that lost its lease (it crashed,
+ * or stalled) cannot write over its successor. Events go to a Redis stream
+ * per execution; joiners replay it and follow the tail, woken by pub/sub
+ * (one shared subscriber connection) and by a slow poll that also notices
+ * an owner whose lease expired, so a retry executes exactly once more.
+ */
+import { createClient, type RedisClientType } from "redis";
+import type { GatewayError } from "../errors.js";
+import { decodeError, decodeEvent, encodeError, encodeEvent, type Claim, type Entry, type IdempotencyStore } from "./store.js";
+
+const CLAIM = `
+local cur = redis.call('HMGET', KEYS[1], 'fp', 'token', 'state')
+if cur[1] then
+  if cur[1] ~= ARGV[1] then return {'mismatch'} end
+  if cur[3] ~= 'running' or redis.call('EXISTS', KEYS[2]) == 1 then return {'join', cur[2]} end
+end
+local token = redis.call('INCR', KEYS[3])
+redis.call('HSET', KEYS[1], 'fp', ARGV[1], 'token', token, 'state', 'running')
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('SET', KEYS[2], token, 'PX', ARGV[2])
+return {'owner', tostring(token)}`;
+
+// KEYS: record, stream, lease; ARGV: token, kind, data, ttlMs, channel, state ('' keeps it), leaseMs ('' drops the lease)
+const WRITE = `
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
+redis.call('XADD', KEYS[2], '*', 'k', ARGV[2], 'd', ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+if ARGV[6] == 'released' then
+  redis.call('DEL', KEYS[1], KEYS[3])
+elseif ARGV[6] ~= '' then
+  redis.call('HSET', KEYS[1], 'state', ARGV[6])
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  redis.call('DEL', KEYS[3])
+end
+redis.call('PUBLISH', ARGV[5], '1')
+return 1`;
+
+const RENEW = `
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return 1`;
+
+/** Options of the Redis store. */
+export interface RedisStoreOptions {
+  readonly url: string;
+  readonly ttlMs: number;
+  /** How long a claim survives without renewal. Default 10s. */
+  readonly leaseMs?: number;
+  readonly prefix?: string;
+}
+
+/** Returns the store; it connects in the background, and calls wait for it. */
+export function createRedisStore(opts: RedisStoreOptions): IdempotencyStore {
+  const leaseMs = opts.leaseMs ?? 10_000;
+  const prefix = opts.prefix ?? "detour:idem";
+  const client: RedisClientType = createClient({ url: opts.url });
+  client.on("error", () => undefined);
+  const sub = client.duplicate();
+  sub.on("error", () => undefined);
+  const ready = Promise.all([client.connect(), sub.connect()]);
+  ready.catch(() => undefined);
+  const wakers = new Map<string, Set<() => void>>();
+
+  const keys = (id: string) => ({
+    record: `${prefix}:{${id}}`,
+    lease: `${prefix}:{${id}}:lease`,
+    fence: `${prefix}:fence`,
+    channel: `${prefix}:{${id}}:ch`,
+    stream: (token: string) => `${prefix}:{${id}}:ev:${token}`,
+  });
+
+  const listen = async (channel: string, wake: () => void) => {
+    let set = wakers.get(channel);
+    if (!set) {
+      set = new Set();
+      wakers.set(channel, set);
+      const listeners = set;
+      await sub.subscribe(channel, () => {
+        for (const w of listeners) w();
+      });
+    }
+    set.add(wake);
+    return async () => {
+      set.delete(wake);
+      if (set.size === 0 && wakers.get(channel) === set) {
+        wakers.delete(channel);
+        await sub.unsubscribe(channel).catch(() => undefined);
+      }
+    };
+  };
+
+  async function* follow(id: string, token: string, signal: AbortSignal): AsyncGenerator<Entry> {
+    const k = keys(id);
+    let wake: () => void = () => undefined;
+    const stop = await listen(k.channel, () => wake());
+    let last = "-";
+    try {
+      for (;;) {
+        const range = (await client.xRange(k.stream(token), last === "-" ? "-" : `(${last}`, "+")) as { id: string; message: Record<string, string> }[];
+        for (const entry of range) {
+          last = entry.id;
+          const data = entry.message["d"] ?? "";
+          switch (entry.message["k"]) {
+            case "event":
+              yield { kind: "event", event: decodeEvent(data) };
+              break;
+            case "done":
+              yield { kind: "done" };
+              return;
+            case "failed":
+              yield { kind: "failed", error: decodeError(data) };
+              return;
+            case "released":
+              yield { kind: "released", error: decodeError(data) };
+              return;
+          }
+        }
+        if (signal.aborted) return;
+        const woke = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), Math.min(500, leaseMs / 2));
+          wake = () => {
+            clearTimeout(timer);
+            resolve(true);
+          };
+          signal.addEventListener("abort", () => wake(), { once: true });
+        });
+        if (!woke && (await client.exists(k.lease)) === 0 && (await client.hGet(k.record, "token")) === token) {
+          const state = await client.hGet(k.record, "state");
+          if (state === "running") {
+            yield { kind: "orphaned" };
+            return;
+          }
+        }
+      }
+    } finally {
+      await stop();
+    }
+  }
+
+  return {
+    async claim(id, fp, signal): Promise<Claim> {
+      await ready;
+      const k = keys(id);
+      const [kind, token] = (await client.eval(CLAIM, { keys: [k.record, k.lease, k.fence], arguments: [fp, String(leaseMs), String(opts.ttlMs)] })) as [string, string?];
+      if (kind === "mismatch") return { kind: "mismatch" };
+      if (kind === "join") return { kind: "join", entries: follow(id, token ?? "", signal) };
+      const t = token ?? "";
+      const renew = setInterval(() => {
+        void client.eval(RENEW, { keys: [k.record, k.lease], arguments: [t, String(leaseMs)] }).catch(() => undefined);
+      }, leaseMs / 3);
+      renew.unref();
+      const write = async (entryKind: string, data: string, state: string) => {
+        if (state !== "") clearInterval(renew);
+        await client.eval(WRITE, { keys: [k.record, k.stream(t), k.lease], arguments: [t, entryKind, data, String(opts.ttlMs), k.channel, state] });
+      };
+      return {
+        kind: "owner",
+        lease: {
+          append: (event) => write("event", encodeEvent(event), ""),
+          complete: () => write("done", "", "done"),
+          fail: (error: GatewayError) => write("failed", encodeError(error), "failed"),
+          release: (error: GatewayError) => write("released", encodeError(error), "released"),
+        },
+      };
+    },
+    async close() {
+      await ready.catch(() => undefined);
+      await sub.quit().catch(() => undefined);
+      await client.quit().catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,192 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { create } from "@bufbuild/protobuf";
+import { FinishReason, UsageSchema } from "../../gen/detour/v1/result_pb.js";
+import { parseConfig } from "../../src/config/load.js";
+import { GatewayError } from "../../src/errors.js";
+import type { GatewayEvent } from "../../src/gateway/events.js";
+import { createGateway, type Gateway } from "../../src/gateway/gateway.js";
+import { createMemoryStore } from "../../src/idempotency/memory.js";
+import { createRedisStore } from "../../src/idempotency/redis.js";
+import type { IdempotencyStore } from "../../src/idempotency/store.js";
+import type { ProviderEvent } from "../../src/providers/types.js";
+import { startRedis, type TestRedis } from "../helpers/redis.js";
+import { userRequest } from "../helpers/requests.js";
+import { scriptedProvider } from "../helpers/scripted-provider.js";
+
+const signal = new AbortController().signal;
+
+/** An upstream that counts its calls and answers when the test lets it. */
+function upstream() {
+  let release!: () => void;
+  let gate = new Promise<void>((resolve) => (release = resolve));
+  let failNext: GatewayError | undefined;
+  const p = scriptedProvider("up", async function* (): AsyncGenerator<ProviderEvent> {
+    if (failNext) {
+      const f = failNext;
+      failNext = undefined;
+      throw f;
+    }
+    yield { type: "text", text: "first half, " };
+    await gate;
+    yield { type: "text", text: "second half." };
+    yield { type: "usage", usage: create(UsageSchema, { inputTokens: 3, outputTokens: 4, totalTokens: 7 }) };
+    yield { type: "finish", reason: FinishReason.STOP };
+  });
+  return {
+    provider: p,
+    open: () => release(),
+    close: () => (gate = new Promise<void>((resolve) => (release = resolve))),
+    failWith: (e: GatewayError) => (failNext = e),
+  };
+}
+
+function gatewayWith(store: IdempotencyStore, up: ReturnType<typeof upstream>): Gateway {
+  const config = parseConfig(`providers: [{ name: up, simulated: { models: [{ name: m }] } }]\nbreaker: { disabled: true }`, "t", { env: {} });
+  return createGateway(config, { providers: new Map([["up", up.provider]]), idempotency: store });
+}
+
+async function drain(it: AsyncIterable<GatewayEvent>): Promise<GatewayEvent[]> {
+  const out: GatewayEvent[] = [];
+  for await (const ev of it) out.push(ev);
+  return out;
+}
+
+const text = (evs: GatewayEvent[]) => evs.map((e) => (e.event.case === "content" ? e.event.value.text : "")).join("");
+
+function suite(name: string, makeStore: () => Promise<IdempotencyStore | string>) {
+  describe(`idempotency (${name} store)`, () => {
+    let store: IdempotencyStore | undefined;
+    let skip: string | undefined;
+    before(async () => {
+      const s = await makeStore();
+      if (typeof s === "string") skip = s;
+      else store = s;
+    });
+    after(() => store?.close());
+
+    test("100 concurrent calls with one ID: the upstream sees one call, all get the same answer", async (t) => {
+      if (!store) return t.skip(skip);
+      const up = upstream();
+      const gw = gatewayWith(store, up);
+      const calls = Array.from({ length: 100 }, () => gw.complete(userRequest("up/m", "hi", { requestId: `same-${name}` }), { signal }));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      up.open();
+      const answers = await Promise.all(calls);
+      assert.equal(up.provider.calls.length, 1);
+      assert.ok(answers.every((a) => a.message?.content[0]?.part.value === "first half, second half." && a.id === answers[0]?.id));
+      assert.equal(answers.filter((a) => !a.replayed).length, 1, "one caller executed, the others joined");
+    });
+
+    test("a repeat after completion returns the stored result, marked replayed, without a call", async (t) => {
+      if (!store) return t.skip(skip);
+      const up = upstream();
+      up.open();
+      const gw = gatewayWith(store, up);
+      const first = await gw.complete(userRequest("up/m", "hi", { requestId: `done-${name}` }), { signal });
+      const again = await gw.complete(userRequest("up/m", "hi", { requestId: `done-${name}` }), { signal });
+      assert.equal(up.provider.calls.length, 1);
+      assert.equal(first.replayed, false);
+      assert.equal(again.replayed, true);
+      assert.equal(again.id, first.id);
+      assert.equal(again.message?.content[0]?.part.value, first.message?.content[0]?.part.value);
+    });
+
+    test("the same ID with a different request is refused", async (t) => {
+      if (!store) return t.skip(skip);
+      const up = upstream();
+      up.open();
+      const gw = gatewayWith(store, up);
+      await gw.complete(userRequest("up/m", "hi", { requestId: `mismatch-${name}` }), { signal });
+      await assert.rejects(gw.complete(userRequest("up/m", "something else", { requestId: `mismatch-${name}` }), { signal }), (e: unknown) => {
+        assert.ok(e instanceof GatewayError);
+        assert.equal(e.reason, "IDEMPOTENCY_MISMATCH");
+        assert.equal(e.httpStatus, 422);
+        assert.equal(e.field, "request_id");
+        return true;
+      });
+    });
+
+    test("a transient failure frees the ID; a deterministic one is stored", async (t) => {
+      if (!store) return t.skip(skip);
+      const up = upstream();
+      up.open();
+      const gw = gatewayWith(store, up);
+      up.failWith(new GatewayError("UPSTREAM_UNAVAILABLE", "down", { upstreamStatus: 503 }));
+      await assert.rejects(gw.complete(userRequest("up/m", "hi", { requestId: `transient-${name}` }), { signal }));
+      const retried = await gw.complete(userRequest("up/m", "hi", { requestId: `transient-${name}` }), { signal });
+      assert.equal(retried.replayed, false, "the retry executed");
+      assert.equal(up.provider.calls.length, 2);
+
+      up.failWith(new GatewayError("UPSTREAM_BAD_REQUEST", "no", { upstreamStatus: 400 }));
+      await assert.rejects(gw.complete(userRequest("up/m", "bad", { requestId: `fatal-${name}` }), { signal }));
+      await assert.rejects(gw.complete(userRequest("up/m", "bad", { requestId: `fatal-${name}` }), { signal }), /no/);
+      assert.equal(up.provider.calls.length, 3, "the stored failure was returned without a call");
+    });
+
+    test("a streaming repeat joins: the events so far are replayed, then the live tail", async (t) => {
+      if (!store) return t.skip(skip);
+      const up = upstream();
+      const gw = gatewayWith(store, up);
+      const req = () => userRequest("up/m", "hi", { requestId: `stream-${name}` });
+      const first = gw.stream(req(), { signal })[Symbol.asyncIterator]();
+      const seen: GatewayEvent[] = [];
+      for (let r = await first.next(); !r.done; r = await first.next()) {
+        seen.push(r.value);
+        if (r.value.event.case === "content") break;
+      }
+      const joiner = drain(gw.stream(req(), { signal }));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      up.open();
+      for (let r = await first.next(); !r.done; r = await first.next()) seen.push(r.value);
+      const joined = await joiner;
+      assert.equal(text(joined), text(seen));
+      assert.equal(text(joined), "first half, second half.");
+      assert.equal(up.provider.calls.length, 1);
+      const started = joined[0]?.event;
+      assert.equal(started?.case === "started" && started.value.replayed, true);
+      const replay = await drain(gw.stream(req(), { signal }));
+      assert.equal(text(replay), "first half, second half.", "a stream replays a finished execution too");
+    });
+  });
+}
+
+suite("memory", async () => createMemoryStore({ ttlMs: 60_000, maxBytes: 1 << 20 }));
+
+let redis: TestRedis | string | undefined;
+suite("redis", async () => {
+  redis = await startRedis();
+  if (typeof redis === "string") return redis;
+  return createRedisStore({ url: redis.url, ttlMs: 60_000, leaseMs: 300, prefix: `t${Date.now()}` });
+});
+
+describe("idempotency across replicas (redis)", () => {
+  after(async () => {
+    if (redis && typeof redis !== "string") await redis.stop();
+  });
+
+  test("the holder dies mid-request: its lease expires and a retry executes exactly once", async (t) => {
+    if (!redis || typeof redis === "string") return t.skip(typeof redis === "string" ? redis : "redis-server did not start");
+    const prefix = `crash${Date.now()}`;
+    const replicaA = createRedisStore({ url: redis.url, ttlMs: 60_000, leaseMs: 300, prefix });
+    const replicaB = createRedisStore({ url: redis.url, ttlMs: 60_000, leaseMs: 300, prefix });
+    const upA = upstream();
+    const upB = upstream();
+    upB.open();
+    const gwA = gatewayWith(replicaA, upA);
+    const gwB = gatewayWith(replicaB, upB);
+    const req = () => userRequest("up/m", "hi", { requestId: "crashy" });
+    // Replica A claims the ID and starts, then "crashes": its connection dies, its lease is not renewed.
+    const a = gwA.stream(req(), { signal })[Symbol.asyncIterator]();
+    while ((await a.next()).value?.event.case !== "content");
+    await replicaA.close();
+    // Two retries arrive at replica B: exactly one executes, the other joins it.
+    const [r1, r2] = await Promise.all([gwB.complete(req(), { signal }), gwB.complete(req(), { signal })]);
+    assert.equal(upB.provider.calls.length, 1);
+    assert.equal(r1.message?.content[0]?.part.value, "first half, second half.");
+    assert.equal(r2.message?.content[0]?.part.value, "first half, second half.");
+    await replicaB.close();
+    upA.open();
+    await a.return?.(undefined);
+  });
+});
