@@ -8,10 +8,10 @@ import {
   Role,
   ToolChoiceMode,
   type CompleteRequest,
-  type ContentPart,
   type Message,
 } from "../../gen/detour/v1/chat_pb.js";
 import { GatewayError, invalidRequest } from "../errors.js";
+import { argumentsOf, textOf } from "./content.js";
 import { parseDataUrl } from "./media.js";
 
 type Json = Record<string, unknown>;
@@ -21,7 +21,7 @@ export function anthropicBody(req: CompleteRequest, model: string, maxTokens: nu
   refuseUnsupported(req, model);
   const system = req.messages
     .filter((m) => m.role === Role.SYSTEM || m.role === Role.DEVELOPER)
-    .map((m) => text(m.content))
+    .map((m) => textOf(m.content))
     .join("\n\n");
   const messages: { role: string; content: Json[] }[] = [];
   req.messages.forEach((m, i) => {
@@ -80,12 +80,9 @@ function toolChoice(req: CompleteRequest): Json | undefined {
   return "disable_parallel_tool_use" in noParallel ? { type: "auto", ...noParallel } : undefined;
 }
 
-function text(parts: readonly ContentPart[]): string {
-  return parts.map((p) => (p.part.case === "text" ? p.part.value : "")).join("");
-}
 
 function contentBlocks(m: Message, i: number): Json[] {
-  if (m.role === Role.TOOL) return [{ type: "tool_result", tool_use_id: m.toolCallId, content: text(m.content) }];
+  if (m.role === Role.TOOL) return [{ type: "tool_result", tool_use_id: m.toolCallId, content: textOf(m.content) }];
   const blocks: Json[] = [];
   m.content.forEach((p, j) => {
     if (p.part.case === "text") {
@@ -104,13 +101,7 @@ function contentBlocks(m: Message, i: number): Json[] {
     }
   });
   m.toolCalls.forEach((c, j) => {
-    let input: unknown;
-    try {
-      input = c.arguments.trim() === "" ? {} : JSON.parse(c.arguments);
-    } catch {
-      throw invalidRequest(`messages[${i}].tool_calls[${j}].arguments`, "must be JSON text (Anthropic needs the arguments as an object)");
-    }
-    blocks.push({ type: "tool_use", id: c.id, name: c.name, input });
+    blocks.push({ type: "tool_use", id: c.id, name: c.name, input: argumentsOf(c, i, j, "Anthropic") });
   });
   return blocks;
 }

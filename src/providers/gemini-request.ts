@@ -10,10 +10,10 @@ import {
   Role,
   ToolChoiceMode,
   type CompleteRequest,
-  type ContentPart,
   type Message,
 } from "../../gen/detour/v1/chat_pb.js";
 import { GatewayError, invalidRequest } from "../errors.js";
+import { argumentsOf, textOf } from "./content.js";
 import { parseDataUrl } from "./media.js";
 
 type Json = Record<string, unknown>;
@@ -30,7 +30,7 @@ export function geminiBody(req: CompleteRequest, model: string, extra?: Json): J
   if (req.parallelToolCalls === false && req.tools.length > 0) {
     throw new GatewayError("CAPABILITY_MISMATCH", `${model} (Gemini) cannot be limited to one tool call per turn (parallel_tool_calls: false)`);
   }
-  const system = req.messages.filter((m) => m.role === Role.SYSTEM || m.role === Role.DEVELOPER).map((m) => text(m.content)).join("\n\n");
+  const system = req.messages.filter((m) => m.role === Role.SYSTEM || m.role === Role.DEVELOPER).map((m) => textOf(m.content)).join("\n\n");
   // Gemini answers a function call by name; the canonical request by call ID.
   const callNames = new Map<string, string>();
   for (const m of req.messages) for (const c of m.toolCalls) callNames.set(c.id, c.name);
@@ -85,9 +85,6 @@ export function geminiBody(req: CompleteRequest, model: string, extra?: Json): J
   return extra ? { ...body, ...extra } : body;
 }
 
-function text(parts: readonly ContentPart[]): string {
-  return parts.map((p) => (p.part.case === "text" ? p.part.value : "")).join("");
-}
 
 function messageParts(m: Message, i: number, callNames: ReadonlyMap<string, string>): Json[] {
   if (m.role === Role.TOOL) {
@@ -95,7 +92,7 @@ function messageParts(m: Message, i: number, callNames: ReadonlyMap<string, stri
     if (!name) {
       throw invalidRequest(`messages[${i}].tool_call_id`, `"${m.toolCallId}" matches no earlier assistant tool call (Gemini answers calls by function name)`);
     }
-    const raw = text(m.content);
+    const raw = textOf(m.content);
     let response: unknown;
     try {
       response = JSON.parse(raw);
@@ -123,13 +120,7 @@ function messageParts(m: Message, i: number, callNames: ReadonlyMap<string, stri
     }
   });
   m.toolCalls.forEach((c, j) => {
-    let args: unknown;
-    try {
-      args = c.arguments.trim() === "" ? {} : JSON.parse(c.arguments);
-    } catch {
-      throw invalidRequest(`messages[${i}].tool_calls[${j}].arguments`, "must be JSON text (Gemini needs the arguments as an object)");
-    }
-    parts.push({ functionCall: { name: c.name, args } });
+    parts.push({ functionCall: { name: c.name, args: argumentsOf(c, i, j, "Gemini") } });
   });
   return parts;
 }

@@ -13,6 +13,7 @@ import {
   type ContentPart,
   type Message,
 } from "../../gen/detour/v1/chat_pb.js";
+import { textOf } from "./content.js";
 import { dataUrl } from "./media.js";
 
 /** Wire differences within the OpenAI-compatible family. */
@@ -102,18 +103,18 @@ export function openaiBody(req: CompleteRequest, model: string, flavor: OpenAIFl
 function message(m: Message, flavor: OpenAIFlavor): Json {
   switch (m.role) {
     case Role.SYSTEM:
-      return { role: "system", content: text(m.content), ...named(m) };
+      return { role: "system", content: textOf(m.content), ...named(m) };
     case Role.DEVELOPER:
-      return { role: flavor.developerRole ? "developer" : "system", content: text(m.content), ...named(m) };
+      return { role: flavor.developerRole ? "developer" : "system", content: textOf(m.content), ...named(m) };
     case Role.ASSISTANT: {
-      const out: Json = { role: "assistant", content: m.content.length > 0 ? text(m.content) : null, ...named(m) };
+      const out: Json = { role: "assistant", content: m.content.length > 0 ? textOf(m.content) : null, ...named(m) };
       if (m.toolCalls.length > 0) {
         out["tool_calls"] = m.toolCalls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } }));
       }
       return out;
     }
     case Role.TOOL:
-      return { role: "tool", tool_call_id: m.toolCallId, content: text(m.content) };
+      return { role: "tool", tool_call_id: m.toolCallId, content: textOf(m.content) };
     default:
       return { role: "user", content: userContent(m.content), ...named(m) };
   }
@@ -123,12 +124,9 @@ function named(m: Message): Json {
   return m.name ? { name: m.name } : {};
 }
 
-function text(parts: readonly ContentPart[]): string {
-  return parts.map((p) => (p.part.case === "text" ? p.part.value : "")).join("");
-}
 
 function userContent(parts: readonly ContentPart[]): string | Json[] {
-  if (parts.every((p) => p.part.case === "text")) return text(parts);
+  if (parts.every((p) => p.part.case === "text")) return textOf(parts);
   return parts.map((p) => {
     if (p.part.case === "image") {
       const img = p.part.value;

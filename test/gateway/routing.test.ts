@@ -311,7 +311,7 @@ describe("routing", () => {
 
   test("a breaker opens after failures, skips its target at once, and a half-open probe closes it", async () => {
     let healthy = false;
-    const a = scriptedProvider("a", (call) => (healthy ? answer("a is back") : failing("UPSTREAM_UNAVAILABLE", 503)()));
+    const a = scriptedProvider("a", () => (healthy ? answer("a is back") : failing("UPSTREAM_UNAVAILABLE", 503)()));
     const b = scriptedProvider("b", () => answer("from b"));
     const breakers = createBreakers({
       $typeName: "detour.v1.BreakerConfig",
