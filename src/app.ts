@@ -21,6 +21,11 @@ import { createLogger, type Logger } from "./telemetry/log.js";
 import { createMemoryStore } from "./idempotency/memory.js";
 import { createRedisStore } from "./idempotency/redis.js";
 import type { IdempotencyStore } from "./idempotency/store.js";
+import type { Tracer } from "@opentelemetry/api";
+import { createStats } from "./stats/stats.js";
+import { metricsObserver } from "./telemetry/metrics.js";
+import { requestLogObserver } from "./telemetry/request-log.js";
+import type { Telemetry } from "./telemetry/sdk.js";
 
 /** A built, not yet listening, Detour. */
 export interface App {
@@ -42,6 +47,9 @@ export interface AppDeps {
   readonly providerDeps?: ProviderDeps;
   readonly now?: () => number;
   readonly idempotency?: IdempotencyStore;
+  /** Metrics and the Prometheus handler, from telemetry/sdk.ts. */
+  readonly telemetry?: Pick<Telemetry, "meter" | "metricsHandler">;
+  readonly tracer?: Tracer;
 }
 
 /** Defaults for server settings left unset. */
@@ -63,14 +71,22 @@ export function buildApp(config: Config, deps: AppDeps = {}): App {
     (idem?.redisUrl
       ? createRedisStore({ url: idem.redisUrl, ttlMs })
       : createMemoryStore({ ttlMs, maxBytes: Number(idem?.maxBytes || 64n * 1024n * 1024n) }));
-  const gateway = createGateway(config, { providers, idempotency, ...(deps.now ? { now: deps.now } : {}) });
+  const stats = createStats();
+  let breakersRef: Gateway["breakers"] | undefined;
+  const observers = [
+    stats,
+    requestLogObserver(logger),
+    ...(deps.telemetry ? [metricsObserver(deps.telemetry.meter, () => breakersRef as Gateway["breakers"])] : []),
+  ];
+  const gateway = createGateway(config, { providers, idempotency, observers, ...(deps.now ? { now: deps.now } : {}), ...(deps.tracer ? { tracer: deps.tracer } : {}) });
+  breakersRef = gateway.breakers;
   const health = createHealthState(SERVICES.map((s) => s.typeName));
   const shutdown = new AbortController();
   const server = config.server;
   const maxBytes = server?.maxRequestBytes || SERVER_DEFAULTS.maxRequestBytes;
   const auth = createAuth(config.keys);
   const connect = connectNodeAdapter({
-    routes: connectRoutes(gateway, health, auth),
+    routes: connectRoutes(gateway, health, auth, stats),
     interceptors: [authInterceptor(auth)],
     readMaxBytes: maxBytes,
     // A misspelt field or enum value must be an error naming it, never a
@@ -79,8 +95,10 @@ export function buildApp(config: Config, deps: AppDeps = {}): App {
     shutdownSignal: shutdown.signal,
   });
   let draining = false;
-  const openai = openaiHandler({ gateway, auth, maxBodyBytes: maxBytes });
-  const listener = createListener(httpRoutes({ connect, openai, health, draining: () => draining }));
+  const openai = openaiHandler({ gateway, auth, maxBodyBytes: maxBytes, stats });
+  const listener = createListener(
+    httpRoutes({ connect, openai, health, draining: () => draining, ...(deps.telemetry ? { metrics: deps.telemetry.metricsHandler } : {}) }),
+  );
 
   return {
     gateway,

@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { buildApp } from "./app.js";
 import { ConfigError } from "./config/load.js";
 import { resolveConfig } from "./config/source.js";
+import { startTelemetry } from "./telemetry/sdk.js";
 
 const USAGE = `Usage: detour [--config FILE] [--port N] [--host ADDR]
        detour check --route NAME [--request FILE]   (see detour check --help)
@@ -50,7 +51,8 @@ async function main(): Promise<void> {
     if (e instanceof ConfigError) fail(e.message);
     throw e;
   }
-  const app = buildApp(loaded.config);
+  const telemetry = startTelemetry();
+  const app = buildApp(loaded.config, { telemetry });
   const addr = await app.listen(port, values.host ?? (process.env["HOST"] || undefined));
   const routes = app.gateway.routes().map((r) => r.route);
   if (!app.auth.enabled) {
@@ -68,7 +70,7 @@ async function main(): Promise<void> {
     stopping = true;
     app.logger.info({ signal }, "shutting down: draining in-flight calls");
     app.shutdown().then(
-      () => process.exit(0),
+      () => telemetry.shutdown().catch(() => undefined).then(() => process.exit(0)),
       (e: unknown) => {
         app.logger.error({ err: e }, "shutdown failed");
         process.exit(1);

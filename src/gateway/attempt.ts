@@ -4,6 +4,7 @@
  * and inter-token timeouts. Whatever ends the attempt — the caller, a timer,
  * the upstream — is recorded as a GatewayError on `failure`.
  */
+import type { Context } from "@opentelemetry/api";
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { CompleteRequest } from "../../gen/detour/v1/chat_pb.js";
@@ -47,6 +48,8 @@ export interface AttemptContext {
   readonly sliceEnd: number;
   /** Hedged: the TTFT threshold starts a rival instead of aborting this attempt. */
   readonly hedged?: boolean;
+  /** The attempt span's context, for propagation upstream. */
+  readonly trace?: Context;
   readonly now: () => number;
 }
 
@@ -116,6 +119,7 @@ export async function* runAttempt(run: AttemptRun, ctx: AttemptContext): AsyncGe
       signal: ctl.signal,
       deadline: end,
       requestId: ctx.requestId,
+      trace: ctx.trace,
     });
     for await (const ev of events) {
       if (ctl.signal.aborted) throw ctl.signal.reason;

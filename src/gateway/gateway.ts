@@ -22,7 +22,8 @@ import { createPlanner, DEFAULT_RETRY, type Plan } from "./plan.js";
 import { validateRequest } from "./validate.js";
 import { idempotent } from "../idempotency/idempotent.js";
 import type { IdempotencyStore } from "../idempotency/store.js";
-import type { Tracer } from "@opentelemetry/api";
+import type { Context, Tracer } from "@opentelemetry/api";
+import type { GatewayObserver, RequestRecord } from "./observer.js";
 import { defaultTracer, endRequestSpan, startRequestSpan } from "../telemetry/spans.js";
 
 /** Per-call options from the transport. */
@@ -31,6 +32,8 @@ export interface CallOptions {
   readonly signal: AbortSignal;
   /** The caller's deadline, relative, in milliseconds; unset uses the route's. */
   readonly timeoutMs?: number | undefined;
+  /** The caller's trace context (W3C traceparent), the parent of the request span. */
+  readonly trace?: Context | undefined;
 }
 
 /** The engine as transports see it. */
@@ -58,6 +61,8 @@ export interface GatewayDeps {
   readonly tracer?: Tracer;
   /** Where request IDs are remembered; without one, IDs only label requests. */
   readonly idempotency?: IdempotencyStore;
+  /** Told of every request's end: metrics, statistics, logs. */
+  readonly observers?: readonly GatewayObserver[];
 }
 
 /** Default deadline for calls when neither caller nor route sets one. */
@@ -71,6 +76,7 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
   const planner = createPlanner(config, deps.providers, defaultDeadline);
   const prices = createPriceBook(deps.providers);
   const budgets = new Map<string, RetryBudget>();
+  const observers = deps.observers ?? [];
   const chainDeps: ChainDeps = {
     providers: deps.providers,
     prices,
@@ -99,7 +105,10 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
   async function* guarded(store: IdempotencyStore, req: CompleteRequest, opts: CallOptions, buffered: boolean): AsyncGenerator<GatewayEvent> {
     try {
       validateRequest(req);
-      yield* idempotent(store, req, opts.signal, (r) => execute(r, opts, buffered));
+      for await (const ev of idempotent(store, req, opts.signal, (r) => execute(r, opts, buffered))) {
+        if (ev.event.case === "done" && ev.event.value.replayed) for (const o of observers) o.onReplay?.(ev.event.value.route);
+        yield ev;
+      }
     } catch (e) {
       throw toGatewayError(e);
     }
@@ -108,8 +117,15 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
   async function* execute(req: CompleteRequest, opts: CallOptions, buffered: boolean): AsyncGenerator<GatewayEvent> {
     const id = newId();
     let route = "";
-    const { span, ctx } = startRequestSpan(chainDeps.tracer, route, req.model, !buffered);
+    const startedAt = now();
+    const { span, ctx } = startRequestSpan(chainDeps.tracer, route, req.model, !buffered, opts.trace);
     let ended = false;
+    const observe = (r: Omit<RequestRecord, "id" | "route" | "model" | "streaming" | "latencyMs" | "endedAt" | "traceId" | "spanId">) => {
+      const end = now();
+      const sc = span.spanContext();
+      const record: RequestRecord = { id, route, model: req.model, streaming: !buffered, latencyMs: end - startedAt, endedAt: end, traceId: sc.traceId, spanId: sc.spanId, ...r };
+      for (const o of observers) o.onRequest(record);
+    };
     try {
       validateRequest(req);
       const plan = planner.plan(req.model);
@@ -122,18 +138,26 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
           const d = ev.event.value;
           endRequestSpan(span, { attempts: d.attempts, servedBy: d.servedBy, answerUsd: d.cost?.answerUsd ?? 0, wastedUsd: d.cost?.wastedUsd ?? 0 });
           ended = true;
+          observe({ outcome: "ok", message: "", attempts: d.attempts, servedBy: d.servedBy, usage: d.usage, answerUsd: d.cost?.answerUsd ?? 0, wastedUsd: d.cost?.wastedUsd ?? 0 });
         }
         yield ev;
       }
     } catch (e) {
       const err = toGatewayError(e);
       err.id ||= id;
-      if (!ended) endRequestSpan(span, { attempts: err.attempts, error: { reason: err.reason, message: err.message } });
+      if (!ended) {
+        endRequestSpan(span, { attempts: err.attempts, error: { reason: err.reason, message: err.message } });
+        const wasted = err.attempts.reduce((n, a) => n + a.costUsd, 0);
+        observe({ outcome: err.reason, message: err.message, attempts: err.attempts, servedBy: undefined, usage: undefined, answerUsd: 0, wastedUsd: wasted });
+      }
       ended = true;
       throw err;
     } finally {
       // A consumer that stops early (client cancel) still ends the span.
-      if (!ended) endRequestSpan(span, { attempts: [], error: { reason: "CANCELLED", message: "the caller went away" } });
+      if (!ended) {
+        endRequestSpan(span, { attempts: [], error: { reason: "CANCELLED", message: "the caller went away" } });
+        observe({ outcome: "CANCELLED", message: "the caller went away", attempts: [], servedBy: undefined, usage: undefined, answerUsd: 0, wastedUsd: 0 });
+      }
     }
   }
 

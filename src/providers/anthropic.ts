@@ -52,6 +52,7 @@ export function createAnthropicProvider(pc: ProviderConfig, cfg: AnthropicProvid
       headers,
       body: anthropicBody(call.request, call.model, maxTokens, true, obj(call.request.providerOptions[name])),
       signal: call.signal,
+      trace: call.trace,
       vendorError: anthropicVendorError,
     });
     if (isJsonResponse(res)) {

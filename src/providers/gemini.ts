@@ -40,6 +40,7 @@ export function createGeminiProvider(pc: ProviderConfig, cfg: GeminiProvider, de
       headers,
       body: geminiBody(call.request, call.model, obj(call.request.providerOptions[name])),
       signal: call.signal,
+      trace: call.trace,
       vendorError: geminiVendorError,
     });
     if (isJsonResponse(res)) {

@@ -71,6 +71,7 @@ export function createOpenAIProvider(pc: ProviderConfig, cfg: OpenAiProvider, de
       headers: call.requestId ? { ...headers, "x-client-request-id": call.requestId.slice(0, 512) } : headers,
       body: openaiBody(call.request, model, flavor, streaming, extra),
       signal: call.signal,
+      trace: call.trace,
       vendorError: openaiVendorError,
     });
     // A server that ignores "stream": true answers JSON; accept it.

@@ -4,6 +4,7 @@
  * as a stream, so unary calls take the same path. Failures are thrown as
  * GatewayError from the iterator.
  */
+import type { Context } from "@opentelemetry/api";
 import type { CompleteRequest } from "../../gen/detour/v1/chat_pb.js";
 import type { Capabilities, Pricing } from "../../gen/detour/v1/gateway_pb.js";
 import type { FinishReason, Usage } from "../../gen/detour/v1/result_pb.js";
@@ -37,6 +38,8 @@ export interface ProviderCall {
   readonly deadline: number;
   /** The idempotency key, for vendors that accept one. */
   readonly requestId: string;
+  /** The attempt span's context, propagated upstream as traceparent. */
+  readonly trace?: Context | undefined;
 }
 
 /** What the catalog knows of a model. */

@@ -3,6 +3,7 @@
  * GatewayError with the vendor's parser, and read an SSE body with cut
  * streams and socket errors classified. Adapters only translate.
  */
+import { propagation, type Context } from "@opentelemetry/api";
 import type { TargetRef } from "../../gen/detour/v1/result_pb.js";
 import { GatewayError } from "../errors.js";
 import { networkError, type UpstreamHttp, type UpstreamResponse } from "./http.js";
@@ -21,14 +22,23 @@ export interface UpstreamPost {
   readonly signal: AbortSignal;
   /** Reads the vendor's error JSON. */
   readonly vendorError: (status: number, body: Obj) => VendorError;
+  /** The attempt's trace context, sent on as traceparent/baggage. */
+  readonly trace?: Context | undefined;
 }
 
 /** POSTs and returns a 2xx response; anything else throws a classified error. */
 export async function postOrThrow(p: UpstreamPost): Promise<UpstreamResponse> {
-  const res = await p.http.post(p.url, p.headers, p.body, p.signal);
+  const headers = p.trace ? withTraceHeaders(p.headers, p.trace) : p.headers;
+  const res = await p.http.post(p.url, headers, p.body, p.signal);
   if (res.status >= 200 && res.status < 300) return res;
   const text = await res.text().catch(() => "");
   throw upstreamError(p.provider, p.hop, p.vendorError(res.status, parseObject(text)), res.headers);
+}
+
+function withTraceHeaders(headers: Record<string, string>, ctx: Context): Record<string, string> {
+  const out = { ...headers };
+  propagation.inject(ctx, out);
+  return out;
 }
 
 /** True when the response is JSON rather than an event stream. */

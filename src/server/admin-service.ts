@@ -5,15 +5,15 @@ import { create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import {
-  GetStatsResponseSchema,
   ListBreakersResponseSchema,
   ListRoutesResponseSchema,
   type AdminService,
 } from "../../gen/detour/v1/admin_pb.js";
 import type { Gateway } from "../gateway/gateway.js";
+import type { Stats } from "../stats/stats.js";
 
 /** The AdminService implementation over the engine. */
-export function adminService(gateway: Gateway): ServiceImpl<typeof AdminService> {
+export function adminService(gateway: Gateway, stats: Stats): ServiceImpl<typeof AdminService> {
   return {
     listRoutes() {
       return create(ListRoutesResponseSchema, {
@@ -29,10 +29,8 @@ export function adminService(gateway: Gateway): ServiceImpl<typeof AdminService>
     listBreakers() {
       return create(ListBreakersResponseSchema, { breakers: gateway.breakers.list() });
     },
-    // Statistics arrive with the observability work; until then the view is
-    // honestly empty rather than invented.
-    getStats() {
-      return create(GetStatsResponseSchema, { window: durationFromMs(0) });
+    getStats(req) {
+      return stats.get(req.route || undefined);
     },
   };
 }

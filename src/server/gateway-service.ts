@@ -2,6 +2,7 @@
  * detour.v1.GatewayService over Connect, gRPC and gRPC-Web: unwraps the
  * call's deadline and cancel signal, runs the engine, and maps its errors.
  */
+import { context, propagation } from "@opentelemetry/api";
 import { ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { GatewayService } from "../../gen/detour/v1/gateway_pb.js";
 import { invalidRequest, toGatewayError } from "../errors.js";
@@ -17,8 +18,14 @@ function withKey<T extends { requestId: string }>(req: T, ctx: HandlerContext): 
   return req;
 }
 
+const headerGetter = {
+  keys: (h: Headers) => [...h.keys()],
+  get: (h: Headers, key: string) => h.get(key) ?? undefined,
+};
+
 function callOptions(ctx: HandlerContext): CallOptions {
-  return { signal: ctx.signal, timeoutMs: ctx.timeoutMs() };
+  // W3C traceparent/baggage from the caller's metadata parent the request span.
+  return { signal: ctx.signal, timeoutMs: ctx.timeoutMs(), trace: propagation.extract(context.active(), ctx.requestHeader, headerGetter) };
 }
 
 function mapError(e: unknown): ConnectError {

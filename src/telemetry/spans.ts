@@ -28,7 +28,8 @@ const OUTCOMES: Record<number, string> = {
 };
 
 /** Starts the span of one gateway request; attempts are its children. */
-export function startRequestSpan(tracer: Tracer, route: string, model: string, streaming: boolean): { span: Span; ctx: Context } {
+export function startRequestSpan(tracer: Tracer, route: string, model: string, streaming: boolean, parent?: Context): { span: Span; ctx: Context } {
+  const base = parent ?? context.active();
   const span = tracer.startSpan(`chat ${route || model}`, {
     kind: SpanKind.INTERNAL,
     attributes: {
@@ -37,8 +38,8 @@ export function startRequestSpan(tracer: Tracer, route: string, model: string, s
       "detour.request.model": model,
       "detour.streaming": streaming,
     },
-  });
-  return { span, ctx: trace.setSpan(context.active(), span) };
+  }, base);
+  return { span, ctx: trace.setSpan(base, span) };
 }
 
 /** Starts the CLIENT span of one attempt. */

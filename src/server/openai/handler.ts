@@ -5,12 +5,16 @@
  * events back out in OpenAI's shapes.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { context, propagation, type Context } from "@opentelemetry/api";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { GatewayError, invalidRequest, toGatewayError } from "../../errors.js";
 import { toOpenAIError } from "../../errors-openai.js";
 import type { Gateway } from "../../gateway/gateway.js";
 import type { Auth } from "../auth.js";
 import { decodeChat } from "./decode.js";
+import { toJson } from "@bufbuild/protobuf";
+import { GetStatsResponseSchema } from "../../../gen/detour/v1/admin_pb.js";
+import type { Stats } from "../../stats/stats.js";
 import { completionJson, createChunker } from "./encode.js";
 
 type Req = IncomingMessage | Http2ServerRequest;
@@ -21,6 +25,7 @@ export interface OpenAIDeps {
   readonly gateway: Gateway;
   readonly auth: Auth;
   readonly maxBodyBytes: number;
+  readonly stats: Stats;
 }
 
 function header(req: Req, name: string): string | undefined {
@@ -74,6 +79,15 @@ export function openaiHandler(deps: OpenAIDeps): (req: Req, res: Res, path: stri
       });
       return true;
     }
+    if (path === "/v1/detour/stats" && req.method === "GET") {
+      void guard(res, async () => {
+        const p = deps.auth.authenticate(header(req, "authorization"));
+        if (deps.auth.enabled && !p.admin) throw new GatewayError("PERMISSION_DENIED", `key "${p.name}" may not read statistics`);
+        const route = new URL(req.url ?? "/", "http://x").searchParams.get("route") ?? undefined;
+        sendJson(res, 200, toJson(GetStatsResponseSchema, deps.stats.get(route)));
+      });
+      return true;
+    }
     if (path === "/v1/chat/completions") {
       if (req.method !== "POST") {
         sendJson(res, 405, toOpenAIError(invalidRequest("method", "use POST")).body, { allow: "POST" });
@@ -112,8 +126,9 @@ async function chat(deps: OpenAIDeps, req: Req, res: Res): Promise<void> {
   res.on("close", () => {
     if (!res.writableFinished) ctl.abort();
   });
+  const trace = propagation.extract(context.active(), req.headers);
   if (!stream) {
-    const out = await deps.gateway.complete(request, { signal: ctl.signal });
+    const out = await deps.gateway.complete(request, { signal: ctl.signal, trace });
     sendJson(res, 200, completionJson(out, request.model), {
       "x-request-id": out.id,
       "x-detour-provider": out.servedBy?.provider ?? "",
@@ -124,16 +139,16 @@ async function chat(deps: OpenAIDeps, req: Req, res: Res): Promise<void> {
     });
     return;
   }
-  await streamChat(deps.gateway, request, includeUsage, ctl, res);
+  await streamChat(deps.gateway, request, includeUsage, ctl, res, trace);
 }
 
-async function streamChat(gateway: Gateway, request: Parameters<Gateway["stream"]>[0], includeUsage: boolean, ctl: AbortController, res: Res): Promise<void> {
+async function streamChat(gateway: Gateway, request: Parameters<Gateway["stream"]>[0], includeUsage: boolean, ctl: AbortController, res: Res, trace: Context): Promise<void> {
   let chunker: ReturnType<typeof createChunker> | undefined;
   const write = async (text: string) => {
     if (!(res as ServerResponse).write(text)) await new Promise((resolve) => res.once("drain", resolve));
   };
   try {
-    for await (const { event } of gateway.stream(request, { signal: ctl.signal })) {
+    for await (const { event } of gateway.stream(request, { signal: ctl.signal, trace })) {
       if (ctl.signal.aborted) return;
       switch (event.case) {
         case "started": {

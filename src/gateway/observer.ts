@@ -1,0 +1,33 @@
+/**
+ * What the engine tells observers (metrics, statistics, request logs) when a
+ * request ends. One record per request, built once, shared by all.
+ */
+import type { Attempt, TargetRef, Usage } from "../../gen/detour/v1/result_pb.js";
+
+/** The end of one request. */
+export interface RequestRecord {
+  readonly id: string;
+  readonly route: string;
+  /** What the caller asked for (route name or provider/model). */
+  readonly model: string;
+  readonly streaming: boolean;
+  /** "ok", or the error's reason. */
+  readonly outcome: string;
+  readonly message: string;
+  readonly attempts: readonly Attempt[];
+  readonly servedBy: TargetRef | undefined;
+  readonly usage: Usage | undefined;
+  readonly answerUsd: number;
+  readonly wastedUsd: number;
+  readonly latencyMs: number;
+  readonly endedAt: number;
+  readonly traceId: string;
+  readonly spanId: string;
+}
+
+/** Receives request records. */
+export interface GatewayObserver {
+  onRequest(r: RequestRecord): void;
+  /** A repeat of a request ID was answered from a stored or running execution. */
+  onReplay?(route: string): void;
+}
