@@ -45,7 +45,22 @@ export function createListener(handler: NodeHandler, opts: ListenerOptions = {})
   const h2 = http2.createServer({ settings: { maxConcurrentStreams: 1000 } }, handler);
   const sockets = new Set<Socket>();
   const sessions = new Set<Http2Session>();
+  // http.Server tracks idle connections only for sockets it accepted itself,
+  // so HTTP/1.1 keep-alive idleness is tracked here.
+  const h1Sockets = new Set<Socket>();
+  const busy = new Set<Socket>();
   let isDraining = false;
+  const closeIdle = () => {
+    for (const s of h1Sockets) if (!busy.has(s)) s.destroy();
+  };
+  h1.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    busy.add(socket);
+    res.on("close", () => {
+      busy.delete(socket);
+      if (isDraining) setImmediate(closeIdle);
+    });
+  });
 
   h2.on("session", (s: Http2Session) => {
     sessions.add(s);
@@ -61,6 +76,13 @@ export function createListener(handler: NodeHandler, opts: ListenerOptions = {})
     socket.setTimeout(SNIFF_TIMEOUT_MS, () => socket.destroy());
     sniff(socket, (isH2) => {
       socket.setTimeout(0);
+      if (!isH2) {
+        h1Sockets.add(socket);
+        socket.on("close", () => {
+          h1Sockets.delete(socket);
+          busy.delete(socket);
+        });
+      }
       (isH2 ? h2 : h1).emit("connection", socket);
     });
   });
@@ -80,10 +102,10 @@ export function createListener(handler: NodeHandler, opts: ListenerOptions = {})
       isDraining = true;
       const closed = new Promise<void>((resolve) => tcp.close(() => resolve()));
       for (const s of sessions) s.close();
-      h1.closeIdleConnections();
+      closeIdle();
       // HTTP/1.1 connections with a call in flight close when it ends: the
-      // handler sets "Connection: close" once draining (see routes.ts).
-      const idle = h1Idle(h1, sockets);
+      // handler sets "Connection: close" once draining (see http-routes.ts).
+      const idle = allClosed(sockets);
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
       const result = await Promise.race([Promise.all([closed, idle]).then(() => "done" as const), timedOut]);
@@ -100,11 +122,10 @@ export function createListener(handler: NodeHandler, opts: ListenerOptions = {})
   };
 }
 
-/** Resolves when every socket has closed, closing HTTP/1.1 ones as they go idle. */
-function h1Idle(h1: http.Server, sockets: Set<Socket>): Promise<void> {
+/** Resolves when every socket has closed. */
+function allClosed(sockets: Set<Socket>): Promise<void> {
   return new Promise((resolve) => {
     const check = () => {
-      h1.closeIdleConnections();
       if (sockets.size === 0) {
         clearInterval(poll);
         resolve();
