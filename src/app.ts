@@ -15,7 +15,11 @@ import { createHealthState, type HealthState } from "./server/health.js";
 import { httpRoutes } from "./server/http-routes.js";
 import { createListener } from "./server/listener.js";
 import { authInterceptor } from "./server/auth-interceptor.js";
-import { createAuth, type Auth } from "./server/auth.js";
+import { createAuth, swappableAuth, type Auth } from "./server/auth.js";
+import { createReloadable, type Generation } from "./gateway/reloadable.js";
+import type { Breakers } from "./breakers/breakers.js";
+import { create, toJsonString } from "@bufbuild/protobuf";
+import { BreakerConfigSchema } from "../gen/detour/v1/config_pb.js";
 import { openaiHandler } from "./server/openai/handler.js";
 import { createLogger, type Logger } from "./telemetry/log.js";
 import { createMemoryStore } from "./idempotency/memory.js";
@@ -36,6 +40,8 @@ export interface App {
   readonly auth: Auth;
   /** Listens on the given or configured port and host. */
   listen(port?: number, host?: string): Promise<AddressInfo>;
+  /** Replaces the config at once, or throws and keeps the old one. */
+  reload(config: Config): void;
   /** Turns NOT_SERVING, drains in-flight calls, closes. */
   shutdown(): Promise<void>;
 }
@@ -78,13 +84,19 @@ export function buildApp(config: Config, deps: AppDeps = {}): App {
     requestLogObserver(logger),
     ...(deps.telemetry ? [metricsObserver(deps.telemetry.meter, () => breakersRef as Gateway["breakers"])] : []),
   ];
-  const gateway = createGateway(config, { providers, idempotency, observers, ...(deps.now ? { now: deps.now } : {}), ...(deps.tracer ? { tracer: deps.tracer } : {}) });
+  const build = (cfg: Config, prov: Providers, breakers?: Breakers): Generation => ({
+    providers: prov,
+    gateway: createGateway(cfg, { providers: prov, idempotency, observers, ...(breakers ? { breakers } : {}), ...(deps.now ? { now: deps.now } : {}), ...(deps.tracer ? { tracer: deps.tracer } : {}) }),
+  });
+  const reloadable = createReloadable(build(config, providers));
+  const gateway = reloadable.gateway;
   breakersRef = gateway.breakers;
+  let active = config;
   const health = createHealthState(SERVICES.map((s) => s.typeName));
   const shutdown = new AbortController();
   const server = config.server;
   const maxBytes = server?.maxRequestBytes || SERVER_DEFAULTS.maxRequestBytes;
-  const auth = createAuth(config.keys);
+  const auth = swappableAuth(createAuth(config.keys));
   const connect = connectNodeAdapter({
     routes: connectRoutes(gateway, health, auth, stats),
     interceptors: [authInterceptor(auth)],
@@ -108,6 +120,19 @@ export function buildApp(config: Config, deps: AppDeps = {}): App {
     listen(port, host) {
       return listener.listen(port ?? (server?.port || SERVER_DEFAULTS.port), host ?? (server?.host || SERVER_DEFAULTS.host));
     },
+    reload(next) {
+      // Everything is built before anything is replaced: a failure leaves the old config serving.
+      const prov = createProviders(next, deps.providerDeps);
+      const sameBreakers = toJsonString(BreakerConfigSchema, next.breaker ?? create(BreakerConfigSchema)) === toJsonString(BreakerConfigSchema, active.breaker ?? create(BreakerConfigSchema));
+      const generation = build(next, prov, sameBreakers ? gateway.breakers : undefined);
+      const nextAuth = createAuth(next.keys);
+      const oldBreakers = gateway.breakers;
+      reloadable.swap(generation);
+      auth.swap(nextAuth);
+      if (!sameBreakers) oldBreakers.close();
+      active = next;
+      logger.info({ routes: generation.gateway.routes().map((r) => r.route), providers: [...prov.keys()] }, "config reloaded");
+    },
     async shutdown() {
       if (draining) return;
       draining = true;
@@ -121,7 +146,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): App {
       );
       const { forced } = await listener.drain(timeoutMs);
       clearTimeout(warn);
-      await Promise.all([...providers.values()].map((p) => p.close?.()));
+      await Promise.all([...reloadable.current().providers.values()].map((p) => p.close?.()));
       gateway.breakers.close();
       await idempotency.close();
       logger.info({ forced }, forced ? "drain timed out; closed remaining connections" : "drained");

@@ -3,7 +3,8 @@
  */
 import { parseArgs } from "node:util";
 import { buildApp } from "./app.js";
-import { ConfigError } from "./config/load.js";
+import { watch } from "node:fs";
+import { ConfigError, loadConfigFile } from "./config/load.js";
 import { resolveConfig } from "./config/source.js";
 import { startTelemetry } from "./telemetry/sdk.js";
 
@@ -64,6 +65,23 @@ async function main(): Promise<void> {
     { address: addr.address, port: addr.port, config: loaded.builtin ? "built-in (simulated models)" : loaded.path, routes },
     `Detour listening on http://${addr.address}:${addr.port}`,
   );
+  // Hot reload: SIGHUP, or the file changing (debounced). A bad file is refused
+  // with a logged error and the old config keeps serving.
+  const reload = async (why: string) => {
+    try {
+      app.reload(await loadConfigFile(loaded.path));
+    } catch (e) {
+      app.logger.error({ why, error: e instanceof Error ? e.message : String(e) }, "config reload refused; the old config stays");
+    }
+  };
+  process.on("SIGHUP", () => void reload("SIGHUP"));
+  if (!loaded.builtin) {
+    let timer: NodeJS.Timeout | undefined;
+    watch(loaded.path, () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => void reload("file changed"), 200);
+    }).on("error", () => undefined);
+  }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -47,3 +47,18 @@ export function createAuth(keys: readonly GatewayKey[]): Auth {
     },
   };
 }
+
+/** An Auth whose keys can be replaced on reload. */
+export function swappableAuth(first: Auth): Auth & { swap(next: Auth): void } {
+  let current = first;
+  return {
+    get enabled() {
+      return current.enabled;
+    },
+    authenticate: (h) => current.authenticate(h),
+    authorize: (p, m) => current.authorize(p, m),
+    swap(next) {
+      current = next;
+    },
+  };
+}
