@@ -16,6 +16,7 @@ import { httpRoutes } from "./server/http-routes.js";
 import { createListener } from "./server/listener.js";
 import { authInterceptor } from "./server/auth-interceptor.js";
 import { createAuth, swappableAuth, type Auth } from "./server/auth.js";
+import { createBudgets, type Budgets } from "./server/budgets.js";
 import { createReloadable, type Generation } from "./gateway/reloadable.js";
 import type { Breakers } from "./breakers/breakers.js";
 import { create, toJsonString } from "@bufbuild/protobuf";
@@ -97,8 +98,15 @@ export function buildApp(config: Config, deps: AppDeps = {}): App {
   const server = config.server;
   const maxBytes = server?.maxRequestBytes || SERVER_DEFAULTS.maxRequestBytes;
   const auth = swappableAuth(createAuth(config.keys));
+  let budgetsNow = createBudgets(config.keys, config.idempotency?.redisUrl ?? "");
+  // Reload swaps the limits; counts restart with them.
+  const budgets: Budgets = {
+    admit: (p) => budgetsNow.admit(p),
+    spend: (p, usd) => budgetsNow.spend(p, usd),
+    close: () => budgetsNow.close(),
+  };
   const connect = connectNodeAdapter({
-    routes: connectRoutes(gateway, health, auth, stats),
+    routes: connectRoutes(gateway, health, auth, stats, budgets),
     interceptors: [authInterceptor(auth)],
     readMaxBytes: maxBytes,
     // A misspelt field or enum value must be an error naming it, never a
@@ -107,7 +115,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): App {
     shutdownSignal: shutdown.signal,
   });
   let draining = false;
-  const openai = openaiHandler({ gateway, auth, maxBodyBytes: maxBytes, stats });
+  const openai = openaiHandler({ gateway, auth, maxBodyBytes: maxBytes, stats, budgets });
   const listener = createListener(
     httpRoutes({ connect, openai, health, draining: () => draining, ...(deps.telemetry ? { metrics: deps.telemetry.metricsHandler } : {}) }),
   );
@@ -127,8 +135,11 @@ export function buildApp(config: Config, deps: AppDeps = {}): App {
       const generation = build(next, prov, sameBreakers ? gateway.breakers : undefined);
       const nextAuth = createAuth(next.keys);
       const oldBreakers = gateway.breakers;
+      const oldBudgets = budgetsNow;
       reloadable.swap(generation);
       auth.swap(nextAuth);
+      budgetsNow = createBudgets(next.keys, next.idempotency?.redisUrl ?? "");
+      void oldBudgets.close();
       if (!sameBreakers) oldBreakers.close();
       active = next;
       logger.info({ routes: generation.gateway.routes().map((r) => r.route), providers: [...prov.keys()] }, "config reloaded");
@@ -149,6 +160,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): App {
       await Promise.all([...reloadable.current().providers.values()].map((p) => p.close?.()));
       gateway.breakers.close();
       await idempotency.close();
+      await budgets.close();
       logger.info({ forced }, forced ? "drain timed out; closed remaining connections" : "drained");
     },
   };

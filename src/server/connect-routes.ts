@@ -9,6 +9,7 @@ import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import type { Gateway } from "../gateway/gateway.js";
 import type { Auth } from "./auth.js";
 import type { Stats } from "../stats/stats.js";
+import type { Budgets } from "./budgets.js";
 import { adminService } from "./admin-service.js";
 import { gatewayService } from "./gateway-service.js";
 import { healthService, type HealthState } from "./health.js";
@@ -20,9 +21,9 @@ import { ServerReflection as ServerReflectionV1alpha } from "../../gen/grpc/refl
 export const SERVICES = [GatewayService, AdminService, Health] as const;
 
 /** Returns the router setup for connectNodeAdapter. */
-export function connectRoutes(gateway: Gateway, health: HealthState, auth: Auth, stats: Stats): (router: ConnectRouter) => void {
+export function connectRoutes(gateway: Gateway, health: HealthState, auth: Auth, stats: Stats, budgets: Budgets): (router: ConnectRouter) => void {
   return (router) => {
-    router.service(GatewayService, gatewayService(gateway, auth));
+    router.service(GatewayService, gatewayService(gateway, auth, budgets));
     router.service(AdminService, adminService(gateway, stats));
     router.service(Health, healthService(health));
     const reflection = reflectionServices(SERVICES);

@@ -9,6 +9,7 @@ import { invalidRequest, toGatewayError } from "../errors.js";
 import { toConnectError } from "../errors-connect.js";
 import type { CallOptions, Gateway } from "../gateway/gateway.js";
 import type { Auth } from "./auth.js";
+import type { Budgets } from "./budgets.js";
 import { principalKey } from "./auth-interceptor.js";
 
 /** The request ID from the message, or the idempotency-key metadata. */
@@ -33,12 +34,16 @@ function mapError(e: unknown): ConnectError {
 }
 
 /** The GatewayService implementation over the engine. */
-export function gatewayService(gateway: Gateway, auth: Auth): ServiceImpl<typeof GatewayService> {
+export function gatewayService(gateway: Gateway, auth: Auth, budgets: Budgets): ServiceImpl<typeof GatewayService> {
   return {
     async complete(req, ctx) {
+      const principal = ctx.values.get(principalKey);
       try {
-        auth.authorize(ctx.values.get(principalKey), req.model);
-        return await gateway.complete(withKey(req, ctx), callOptions(ctx));
+        auth.authorize(principal, req.model);
+        await budgets.admit(principal);
+        const out = await gateway.complete(withKey(req, ctx), callOptions(ctx));
+        await budgets.spend(principal, out.cost?.totalUsd ?? 0);
+        return out;
       } catch (e) {
         throw mapError(e);
       }
@@ -46,8 +51,13 @@ export function gatewayService(gateway: Gateway, auth: Auth): ServiceImpl<typeof
     async *streamComplete(req, ctx) {
       try {
         if (!req.request) throw invalidRequest("request", "is required: put the chat (model, messages, …) under \"request\"");
-        auth.authorize(ctx.values.get(principalKey), req.request.model);
-        yield* gateway.stream(withKey(req.request, ctx), callOptions(ctx));
+        const principal = ctx.values.get(principalKey);
+        auth.authorize(principal, req.request.model);
+        await budgets.admit(principal);
+        for await (const ev of gateway.stream(withKey(req.request, ctx), callOptions(ctx))) {
+          if (ev.event.case === "done") await budgets.spend(principal, ev.event.value.cost?.totalUsd ?? 0);
+          yield ev;
+        }
       } catch (e) {
         throw mapError(e);
       }

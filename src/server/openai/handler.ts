@@ -15,6 +15,7 @@ import { decodeChat } from "./decode.js";
 import { toJson } from "@bufbuild/protobuf";
 import { GetStatsResponseSchema } from "../../../gen/detour/v1/admin_pb.js";
 import type { Stats } from "../../stats/stats.js";
+import type { Budgets } from "../budgets.js";
 import { completionJson, createChunker } from "./encode.js";
 
 type Req = IncomingMessage | Http2ServerRequest;
@@ -26,6 +27,7 @@ export interface OpenAIDeps {
   readonly auth: Auth;
   readonly maxBodyBytes: number;
   readonly stats: Stats;
+  readonly budgets: Budgets;
 }
 
 function header(req: Req, name: string): string | undefined {
@@ -114,6 +116,7 @@ async function chat(deps: OpenAIDeps, req: Req, res: Res): Promise<void> {
   const body = await readBody(req, deps.maxBodyBytes);
   const { request, stream, includeUsage } = decodeChat(body, header(req, "x-detour-route"));
   deps.auth.authorize(principal, request.model);
+  await deps.budgets.admit(principal);
   const key = header(req, "idempotency-key") ?? header(req, "x-request-id");
   if (key) request.requestId = key;
   const maxCost = header(req, "x-detour-max-cost");
@@ -128,7 +131,11 @@ async function chat(deps: OpenAIDeps, req: Req, res: Res): Promise<void> {
   });
   const trace = propagation.extract(context.active(), req.headers);
   if (!stream) {
-    const out = await deps.gateway.complete(request, { signal: ctl.signal, trace });
+    const out = await deps.gateway.complete(request, { signal: ctl.signal, trace }).catch(async (e: unknown) => {
+      await deps.budgets.spend(principal, wastedOf(e));
+      throw e;
+    });
+    await deps.budgets.spend(principal, out.cost?.totalUsd ?? 0);
     sendJson(res, 200, completionJson(out, request.model), {
       "x-request-id": out.id,
       "x-detour-provider": out.servedBy?.provider ?? "",
@@ -139,17 +146,24 @@ async function chat(deps: OpenAIDeps, req: Req, res: Res): Promise<void> {
     });
     return;
   }
-  await streamChat(deps.gateway, request, includeUsage, ctl, res, trace);
+  const spent = await streamChat(deps.gateway, request, includeUsage, ctl, res, trace);
+  await deps.budgets.spend(principal, spent);
 }
 
-async function streamChat(gateway: Gateway, request: Parameters<Gateway["stream"]>[0], includeUsage: boolean, ctl: AbortController, res: Res, trace: Context): Promise<void> {
+/** What a failed request cost: its wasted hops. */
+function wastedOf(e: unknown): number {
+  return toGatewayError(e).attempts.reduce((n, a) => n + a.costUsd, 0);
+}
+
+async function streamChat(gateway: Gateway, request: Parameters<Gateway["stream"]>[0], includeUsage: boolean, ctl: AbortController, res: Res, trace: Context): Promise<number> {
+  let spent = 0;
   let chunker: ReturnType<typeof createChunker> | undefined;
   const write = async (text: string) => {
     if (!(res as ServerResponse).write(text)) await new Promise((resolve) => res.once("drain", resolve));
   };
   try {
     for await (const { event } of gateway.stream(request, { signal: ctl.signal, trace })) {
-      if (ctl.signal.aborted) return;
+      if (ctl.signal.aborted) return spent;
       switch (event.case) {
         case "started": {
           chunker = createChunker(event.value.id, request.model, includeUsage);
@@ -175,6 +189,7 @@ async function streamChat(gateway: Gateway, request: Parameters<Gateway["stream"
           await write(chunker?.hop(event.value) ?? "");
           break;
         case "done":
+          spent = event.value.cost?.totalUsd ?? 0;
           chunker?.target(event.value.servedBy);
           await write(chunker?.done(event.value) ?? "");
           break;
@@ -183,12 +198,14 @@ async function streamChat(gateway: Gateway, request: Parameters<Gateway["stream"
       }
     }
     res.end();
+    return spent;
   } catch (e) {
     if (!res.headersSent) throw e;
     // Never a silently cut stream: the failure is an SSE error event.
     const err = toGatewayError(e);
     await write(chunker?.error({ ...toOpenAIError(err).body, detour: { id: err.id, attempts: err.attempts.length, delivered: err.delivered ?? null } }) ?? "");
     res.end();
+    return wastedOf(err);
   }
 }
 
