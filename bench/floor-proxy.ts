@@ -1,0 +1,34 @@
+/**
+ * The floor: the least a Node gateway can do — parse the body, pick the
+ * upstream by model, forward over a keep-alive pool, fall back on 5xx/429,
+ * pass SSE through. What any Node gateway must cost on this machine.
+ */
+import http from "node:http";
+import { Agent, request } from "undici";
+
+const upstream = process.env["UPSTREAM"] ?? "http://127.0.0.1:9000";
+const fallbacks: Record<string, string> = { "fail-503": "ok", "fail-429": "ok" };
+const agent = new Agent({ connections: 128, keepAliveTimeout: 60_000 });
+
+const server = http.createServer(async (req, res) => {
+  let body = "";
+  for await (const c of req) body += c;
+  const parsed = JSON.parse(body) as { model: string };
+  for (let model: string | undefined = parsed.model; model; model = fallbacks[model]) {
+    const up = await request(`${upstream}/v1/chat/completions`, { method: "POST", dispatcher: agent, headers: { "content-type": "application/json" }, body: JSON.stringify({ ...parsed, model }) });
+    if ((up.statusCode >= 500 || up.statusCode === 429) && fallbacks[model]) {
+      await up.body.dump();
+      continue;
+    }
+    res.writeHead(up.statusCode, { "content-type": String(up.headers["content-type"] ?? "application/json") });
+    try {
+      for await (const c of up.body) res.write(c);
+      return void res.end();
+    } catch {
+      // The upstream cut the stream: cut ours too (a pass-through cannot say more).
+      return void res.destroy();
+    }
+  }
+});
+server.keepAliveTimeout = 60_000;
+server.listen(Number(process.argv[2] ?? 0), "127.0.0.1", () => console.log(JSON.stringify({ port: (server.address() as { port: number }).port })));

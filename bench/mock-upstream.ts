@@ -1,0 +1,65 @@
+/**
+ * A fast mock of OpenAI Chat Completions for benchmarks: JSON or SSE, with
+ * the behaviour chosen by the model name: "ok" answers, "slow" waits
+ * TTFT_MS before the first chunk, "fail-503" and "fail-429" fail, "hang"
+ * never answers, "cut" drops the stream half-way.
+ */
+import http from "node:http";
+
+const CHUNKS = Number(process.env["CHUNKS"] ?? 8);
+const TTFT_MS = Number(process.env["TTFT_MS"] ?? 0);
+
+function completion(model: string): string {
+  return JSON.stringify({
+    id: "chatcmpl-bench",
+    object: "chat.completion",
+    created: 1,
+    model,
+    choices: [{ index: 0, message: { role: "assistant", content: "word ".repeat(CHUNKS).trim() }, finish_reason: "stop" }],
+    usage: { prompt_tokens: 5, completion_tokens: CHUNKS, total_tokens: 5 + CHUNKS },
+  });
+}
+
+function chunk(model: string, delta: object, finish: string | null = null): string {
+  return `data: ${JSON.stringify({ id: "chatcmpl-bench", object: "chat.completion.chunk", created: 1, model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+}
+
+/** Starts the mock on 127.0.0.1:`port` (0 for any); resolves with the port. */
+export function startMock(port = 0): Promise<number> {
+  const server = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (c: Buffer) => (body += c));
+    req.on("end", async () => {
+      const parsed = JSON.parse(body || "{}") as { model?: string; stream?: boolean; stream_options?: { include_usage?: boolean } };
+      const model = parsed.model ?? "ok";
+      if (model === "fail-503" || model === "fail-429") {
+        const status = model === "fail-503" ? 503 : 429;
+        res.writeHead(status, { "content-type": "application/json", ...(status === 429 ? { "retry-after": "30" } : {}) });
+        res.end(JSON.stringify({ error: { message: "mock failure", type: "server_error", param: null, code: null } }));
+        return;
+      }
+      if (model === "hang") return;
+      if (model === "slow" || TTFT_MS > 0) await new Promise((r) => setTimeout(r, model === "slow" ? 200 : TTFT_MS));
+      if (!parsed.stream) {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(completion(model));
+        return;
+      }
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write(chunk(model, { role: "assistant", content: "" }));
+      for (let i = 0; i < CHUNKS; i++) {
+        res.write(chunk(model, { content: "word " }));
+        if (model === "cut" && i === CHUNKS / 2) return void res.socket?.destroy();
+      }
+      res.write(chunk(model, {}, "stop"));
+      if (parsed.stream_options?.include_usage) res.write(`data: ${JSON.stringify({ id: "chatcmpl-bench", object: "chat.completion.chunk", created: 1, model, choices: [], usage: { prompt_tokens: 5, completion_tokens: CHUNKS, total_tokens: 5 + CHUNKS } })}\n\n`);
+      res.end("data: [DONE]\n\n");
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve((server.address() as { port: number }).port)));
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  void startMock(Number(process.argv[2] ?? 0)).then((port) => console.log(JSON.stringify({ port })));
+}
