@@ -1,6 +1,4 @@
 #!/usr/bin/env node
-// Runs Detour's TypeScript sources through tsx, so `npx detour …` works.
-import { register } from "tsx/esm/api";
-
-register();
+// Detour's sources are TypeScript with erasable syntax only, which Node
+// (>= 22.18) runs directly by stripping the types: no loader, no build step.
 await import("../src/main.ts");

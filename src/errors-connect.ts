@@ -10,7 +10,7 @@ import { ConnectError } from "@connectrpc/connect";
 type OutgoingDetail = NonNullable<ConstructorParameters<typeof ConnectError>[3]>[number];
 import { ErrorInfoSchema, RetryInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 import { ErrorDetailSchema } from "../gen/detour/v1/result_pb.js";
-import { ERROR_DOMAIN, type GatewayError } from "./errors.js";
+import { ERROR_DOMAIN, type GatewayError } from "./errors.ts";
 
 /** Maps a GatewayError to the ConnectError callers receive. */
 export function toConnectError(e: GatewayError): ConnectError {

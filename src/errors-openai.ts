@@ -3,7 +3,7 @@
  * expect: `{"error": {message, type, param, code}}`, with `retry-after` when
  * waiting helps.
  */
-import { REASONS, type GatewayError } from "./errors.js";
+import { REASONS, type GatewayError } from "./errors.ts";
 
 /** The HTTP answer for an error on the OpenAI-compatible API. */
 export interface OpenAIErrorAnswer {

@@ -2,11 +2,11 @@
  * The command line: flags, config, start, signals — nothing else.
  */
 import { parseArgs } from "node:util";
-import { buildApp } from "./app.js";
+import { buildApp } from "./app.ts";
 import { watch } from "node:fs";
-import { ConfigError, loadConfigFile } from "./config/load.js";
-import { resolveConfig } from "./config/source.js";
-import { startTelemetry } from "./telemetry/sdk.js";
+import { ConfigError, loadConfigFile } from "./config/load.ts";
+import { resolveConfig } from "./config/source.ts";
+import { startTelemetry } from "./telemetry/sdk.ts";
 
 const USAGE = `Usage: detour [--config FILE] [--port N] [--host ADDR]
        detour check --route NAME [--request FILE]   (see detour check --help)
@@ -52,7 +52,7 @@ async function main(): Promise<void> {
     if (e instanceof ConfigError) fail(e.message);
     throw e;
   }
-  const telemetry = startTelemetry();
+  const telemetry = await startTelemetry();
   const app = buildApp(loaded.config, { telemetry });
   const addr = await app.listen(port, values.host ?? (process.env["HOST"] || undefined));
   const routes = app.gateway.routes().map((r) => r.route);
@@ -100,7 +100,7 @@ async function main(): Promise<void> {
 }
 
 const entry = process.argv[2] === "check"
-  ? import("./check/command.js").then(async ({ checkCommand }) => process.exit(await checkCommand(process.argv.slice(3))))
+  ? import("./check/command.ts").then(async ({ checkCommand }) => process.exit(await checkCommand(process.argv.slice(3))))
   : main();
 
 entry.catch((e: unknown) => {

@@ -18,8 +18,8 @@ import CircuitBreaker from "opossum";
 import { BreakerState, BreakerStatusSchema, type BreakerStatus } from "../../gen/detour/v1/admin_pb.js";
 import type { BreakerConfig } from "../../gen/detour/v1/config_pb.js";
 import type { TargetRef } from "../../gen/detour/v1/result_pb.js";
-import { durationOr } from "../config/duration.js";
-import { GatewayError, type Reason } from "../errors.js";
+import { durationOr } from "../config/duration.ts";
+import { GatewayError, type Reason } from "../errors.ts";
 
 /** The outcome an admitted attempt reports. */
 export interface Ticket {

@@ -9,10 +9,10 @@
 import { create } from "@bufbuild/protobuf";
 import { CompleteRequestSchema, ResponseFormatType, Role, type CompleteRequest } from "../../gen/detour/v1/chat_pb.js";
 import { FinishReason } from "../../gen/detour/v1/result_pb.js";
-import { toGatewayError } from "../errors.js";
-import { mismatch, needsOf } from "../gateway/capabilities.js";
-import { requestFor, type Plan } from "../gateway/plan.js";
-import type { Providers } from "../providers/registry.js";
+import { toGatewayError } from "../errors.ts";
+import { mismatch, needsOf } from "../gateway/capabilities.ts";
+import { requestFor, type Plan } from "../gateway/plan.ts";
+import type { Providers } from "../providers/registry.ts";
 
 /** One target's result. */
 export interface CheckRow {

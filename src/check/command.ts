@@ -6,12 +6,12 @@ import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { CompleteRequestSchema, type CompleteRequest } from "../../gen/detour/v1/chat_pb.js";
-import { ConfigError } from "../config/load.js";
-import { resolveConfig } from "../config/source.js";
-import { durationOr } from "../config/duration.js";
-import { createPlanner } from "../gateway/plan.js";
-import { createProviders } from "../providers/registry.js";
-import { checkRoute, defaultProbe, formatRows } from "./check.js";
+import { ConfigError } from "../config/load.ts";
+import { resolveConfig } from "../config/source.ts";
+import { durationOr } from "../config/duration.ts";
+import { createPlanner } from "../gateway/plan.ts";
+import { createProviders } from "../providers/registry.ts";
+import { checkRoute, defaultProbe, formatRows } from "./check.ts";
 
 const USAGE = `Usage: detour check --route NAME [--request FILE] [--config FILE] [--timeout 30s]
 

@@ -9,18 +9,19 @@ import { pathToString } from "@bufbuild/protobuf/reflect";
 import { createValidator } from "@bufbuild/protovalidate";
 import { parseDocument } from "yaml";
 import { ConfigSchema, type Config } from "../../gen/detour/v1/config_pb.js";
-import { addAutoProviders } from "./auto-providers.js";
-import { checkReferences } from "./references.js";
-import { normalizeForMessage } from "./normalize.js";
+import { addAutoProviders } from "./auto-providers.ts";
+import { checkReferences } from "./references.ts";
+import { normalizeForMessage } from "./normalize.ts";
 
 /** A config that cannot be used, with every problem found. */
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
-  constructor(
-    readonly source: string,
-    readonly problems: readonly string[],
-  ) {
+  readonly source: string;
+  readonly problems: readonly string[];
+  constructor(source: string, problems: readonly string[]) {
     super(`invalid config ${source}:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.source = source;
+    this.problems = problems;
   }
 }
 

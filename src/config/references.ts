@@ -4,9 +4,9 @@
  * exists.
  */
 import type { Config } from "../../gen/detour/v1/config_pb.js";
-import { REASONS } from "../errors.js";
-import { parseDuration } from "./duration.js";
-import { suggest } from "./normalize.js";
+import { REASONS } from "../errors.ts";
+import { parseDuration } from "./duration.ts";
+import { suggest } from "./normalize.ts";
 
 /** Returns a list of problems, each starting with its field path. */
 export function checkReferences(config: Config): string[] {

@@ -4,7 +4,7 @@
  */
 import { fileURLToPath } from "node:url";
 import type { Config } from "../../gen/detour/v1/config_pb.js";
-import { loadConfigFile } from "./load.js";
+import { loadConfigFile } from "./load.ts";
 
 /** The path of the built-in config. */
 export const BUILTIN_CONFIG_PATH = fileURLToPath(new URL("./builtin.yaml", import.meta.url));

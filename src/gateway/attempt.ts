@@ -16,9 +16,9 @@ import {
   type Decision,
   type Usage,
 } from "../../gen/detour/v1/result_pb.js";
-import { GatewayError, toGatewayError } from "../errors.js";
-import type { Provider, ProviderEvent } from "../providers/types.js";
-import type { PlannedTarget } from "./plan.js";
+import { GatewayError, toGatewayError } from "../errors.ts";
+import type { Provider, ProviderEvent } from "../providers/types.ts";
+import type { PlannedTarget } from "./plan.ts";
 
 /** The state of one attempt, read by the loop after it ends. */
 export interface AttemptRun {

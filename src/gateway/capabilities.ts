@@ -6,7 +6,7 @@
  */
 import { ResponseFormatType, Role, type CompleteRequest } from "../../gen/detour/v1/chat_pb.js";
 import type { Capabilities } from "../../gen/detour/v1/gateway_pb.js";
-import type { ModelEntry } from "../providers/types.js";
+import type { ModelEntry } from "../providers/types.ts";
 
 /** What a request needs from a model. */
 export interface Needs {

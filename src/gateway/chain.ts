@@ -13,23 +13,23 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { trace, type Context, type Span, type Tracer } from "@opentelemetry/api";
 import type { CompleteRequest } from "../../gen/detour/v1/chat_pb.js";
 import { AttemptOutcome, Decision, type Attempt } from "../../gen/detour/v1/result_pb.js";
-import type { Breakers, Ticket } from "../breakers/breakers.js";
-import { GatewayError, REASONS, type Action } from "../errors.js";
-import type { Providers } from "../providers/registry.js";
-import { attemptRecord, newAttempt, runAttempt, type AttemptRun } from "./attempt.js";
-import type { PriceBook } from "./cost.js";
-import { eligibleTargets, noCandidates, worstCaseCost } from "./eligibility.js";
-import { contentEvent, hopEvent, startedEvent, toolCallEvent, type GatewayEvent } from "./events.js";
-import { hedged, type Contender, type HedgeState } from "./hedge.js";
-import { createToolCallGuard, deliver, delivered, newDelivery, resume } from "./commit.js";
+import type { Breakers, Ticket } from "../breakers/breakers.ts";
+import { GatewayError, REASONS, type Action } from "../errors.ts";
+import type { Providers } from "../providers/registry.ts";
+import { attemptRecord, newAttempt, runAttempt, type AttemptRun } from "./attempt.ts";
+import type { PriceBook } from "./cost.ts";
+import { eligibleTargets, noCandidates, worstCaseCost } from "./eligibility.ts";
+import { contentEvent, hopEvent, startedEvent, toolCallEvent, type GatewayEvent } from "./events.ts";
+import { hedged, type Contender, type HedgeState } from "./hedge.ts";
+import { createToolCallGuard, deliver, delivered, newDelivery, resume } from "./commit.ts";
 import { CommitPolicy } from "../../gen/detour/v1/chat_pb.js";
-import { finalError, successEvents } from "./outcome.js";
-import type { ProviderEvent } from "../providers/types.js";
-import { orderTargets } from "./order.js";
-import { requestFor, type Plan, type PlannedTarget } from "./plan.js";
-import { backoffMs, type RetryBudget } from "./retry.js";
+import { finalError, successEvents } from "./outcome.ts";
+import type { ProviderEvent } from "../providers/types.ts";
+import { orderTargets } from "./order.ts";
+import { requestFor, type Plan, type PlannedTarget } from "./plan.ts";
+import { backoffMs, type RetryBudget } from "./retry.ts";
 import { BreakerState } from "../../gen/detour/v1/admin_pb.js";
-import { endAttemptSpan, startAttemptSpan } from "../telemetry/spans.js";
+import { endAttemptSpan, startAttemptSpan } from "../telemetry/spans.ts";
 
 /** One run of the chain. */
 export interface ChainInput {

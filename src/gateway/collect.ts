@@ -6,8 +6,8 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { MessageSchema, Role, ToolCallSchema, type ToolCall } from "../../gen/detour/v1/chat_pb.js";
 import { CompleteResponseSchema, type CompleteResponse } from "../../gen/detour/v1/result_pb.js";
-import { GatewayError } from "../errors.js";
-import type { GatewayEvent } from "./events.js";
+import { GatewayError } from "../errors.ts";
+import type { GatewayEvent } from "./events.ts";
 
 /** Consumes the events and returns the whole answer. */
 export async function collectResponse(events: AsyncIterable<GatewayEvent>, now: () => number = Date.now): Promise<CompleteResponse> {

@@ -15,7 +15,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { CommitPolicy, MessageSchema, Role, type CompleteRequest } from "../../gen/detour/v1/chat_pb.js";
-import type { ProviderEvent } from "../providers/types.js";
+import type { ProviderEvent } from "../providers/types.ts";
 
 /** A tool call as delivered so far. */
 interface DeliveredCall {

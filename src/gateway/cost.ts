@@ -3,7 +3,7 @@
  */
 import type { Pricing } from "../../gen/detour/v1/gateway_pb.js";
 import type { Usage } from "../../gen/detour/v1/result_pb.js";
-import type { Providers } from "../providers/registry.js";
+import type { Providers } from "../providers/registry.ts";
 
 /** Looks up prices by "provider/model". */
 export interface PriceBook {

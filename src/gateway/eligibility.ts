@@ -6,11 +6,11 @@
  * When none is left the request fails fast, listing every target and why.
  */
 import type { CompleteRequest } from "../../gen/detour/v1/chat_pb.js";
-import { GatewayError, invalidRequest, type Reason } from "../errors.js";
-import type { Providers } from "../providers/registry.js";
-import { mismatch, needsOf, type Needs } from "./capabilities.js";
-import type { PriceBook } from "./cost.js";
-import { requestFor, type Plan, type PlannedTarget } from "./plan.js";
+import { GatewayError, invalidRequest, type Reason } from "../errors.ts";
+import type { Providers } from "../providers/registry.ts";
+import { mismatch, needsOf, type Needs } from "./capabilities.ts";
+import type { PriceBook } from "./cost.ts";
+import { requestFor, type Plan, type PlannedTarget } from "./plan.ts";
 
 /** A target set aside before the first hop. */
 export interface SetAside {

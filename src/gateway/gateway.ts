@@ -9,22 +9,22 @@ import type { CompleteRequest } from "../../gen/detour/v1/chat_pb.js";
 import type { Config } from "../../gen/detour/v1/config_pb.js";
 import { ListModelsResponseSchema, type ListModelsResponse } from "../../gen/detour/v1/gateway_pb.js";
 import type { CompleteResponse } from "../../gen/detour/v1/result_pb.js";
-import { durationOr } from "../config/duration.js";
-import { toGatewayError } from "../errors.js";
-import type { Providers } from "../providers/registry.js";
-import { createBreakers, type Breakers } from "../breakers/breakers.js";
-import { runChain, type ChainDeps } from "./chain.js";
-import { createRetryBudget, type RetryBudget } from "./retry.js";
-import { collectResponse } from "./collect.js";
-import { createPriceBook } from "./cost.js";
-import type { GatewayEvent } from "./events.js";
-import { createPlanner, DEFAULT_RETRY, type Plan } from "./plan.js";
-import { validateRequest } from "./validate.js";
-import { idempotent } from "../idempotency/idempotent.js";
-import type { IdempotencyStore } from "../idempotency/store.js";
+import { durationOr } from "../config/duration.ts";
+import { toGatewayError } from "../errors.ts";
+import type { Providers } from "../providers/registry.ts";
+import { createBreakers, type Breakers } from "../breakers/breakers.ts";
+import { runChain, type ChainDeps } from "./chain.ts";
+import { createRetryBudget, type RetryBudget } from "./retry.ts";
+import { collectResponse } from "./collect.ts";
+import { createPriceBook } from "./cost.ts";
+import type { GatewayEvent } from "./events.ts";
+import { createPlanner, DEFAULT_RETRY, type Plan } from "./plan.ts";
+import { validateRequest } from "./validate.ts";
+import { idempotent } from "../idempotency/idempotent.ts";
+import type { IdempotencyStore } from "../idempotency/store.ts";
 import type { Context, Tracer } from "@opentelemetry/api";
-import type { GatewayObserver, RequestRecord } from "./observer.js";
-import { defaultTracer, endRequestSpan, startRequestSpan } from "../telemetry/spans.js";
+import type { GatewayObserver, RequestRecord } from "./observer.ts";
+import { defaultTracer, endRequestSpan, startRequestSpan } from "../telemetry/spans.ts";
 
 /** Per-call options from the transport. */
 export interface CallOptions {

@@ -6,7 +6,7 @@
  * the trail and the cost show it. If one of the two fails before any token,
  * the other simply carries on.
  */
-import type { ProviderEvent } from "../providers/types.js";
+import type { ProviderEvent } from "../providers/types.ts";
 
 /** A started attempt the race can read from and cancel. */
 export interface Contender<T> {

@@ -5,7 +5,7 @@
  * the reason.
  */
 import { TierOrder } from "../../gen/detour/v1/config_pb.js";
-import type { Plan, PlannedTarget } from "./plan.js";
+import type { Plan, PlannedTarget } from "./plan.ts";
 
 /** Orders the plan's targets for one request. */
 export function orderTargets(plan: Plan, random: () => number, worstCost: (t: PlannedTarget) => number | undefined): PlannedTarget[] {

@@ -4,9 +4,9 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { AttemptOutcome, CostSchema, type Attempt } from "../../gen/detour/v1/result_pb.js";
-import { GatewayError } from "../errors.js";
-import type { AttemptRun } from "./attempt.js";
-import { doneEvent, usageEvent, type GatewayEvent } from "./events.js";
+import { GatewayError } from "../errors.ts";
+import type { AttemptRun } from "./attempt.ts";
+import { doneEvent, usageEvent, type GatewayEvent } from "./events.ts";
 
 /** The closing events of a successful chain. */
 export function* successEvents(

@@ -7,9 +7,9 @@ import { create } from "@bufbuild/protobuf";
 import { CommitPolicy, SamplingSchema, type CompleteRequest, type Sampling } from "../../gen/detour/v1/chat_pb.js";
 import { ErrorAction, TierOrder, type Config, type RouteConfig } from "../../gen/detour/v1/config_pb.js";
 import { TargetRefSchema, type TargetRef } from "../../gen/detour/v1/result_pb.js";
-import { durationOr } from "../config/duration.js";
-import { GatewayError, type Action } from "../errors.js";
-import type { Providers } from "../providers/registry.js";
+import { durationOr } from "../config/duration.ts";
+import { GatewayError, type Action } from "../errors.ts";
+import type { Providers } from "../providers/registry.ts";
 
 /** One step of a chain, with its limits in milliseconds (0: none). */
 export interface PlannedTarget {

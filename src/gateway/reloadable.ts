@@ -6,8 +6,8 @@
  * ends.
  */
 import type { CompleteRequest } from "../../gen/detour/v1/chat_pb.js";
-import type { Providers } from "../providers/registry.js";
-import type { CallOptions, Gateway } from "./gateway.js";
+import type { Providers } from "../providers/registry.ts";
+import type { CallOptions, Gateway } from "./gateway.ts";
 
 /** One built configuration. */
 export interface Generation {

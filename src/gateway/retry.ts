@@ -4,7 +4,7 @@
  * failures drain and successes refill; retries stop while it is at most
  * half full), so an outage cannot multiply the load on a failing upstream.
  */
-import type { RetryPolicy } from "./plan.js";
+import type { RetryPolicy } from "./plan.ts";
 
 /** The wait before retry number `retry` (1 for the first retry). */
 export function backoffMs(policy: RetryPolicy, retry: number, random: () => number): number {

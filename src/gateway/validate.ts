@@ -6,7 +6,7 @@
 import { pathToString } from "@bufbuild/protobuf/reflect";
 import { createValidator } from "@bufbuild/protovalidate";
 import { CompleteRequestSchema, Role, type CompleteRequest } from "../../gen/detour/v1/chat_pb.js";
-import { invalidRequest } from "../errors.js";
+import { invalidRequest } from "../errors.ts";
 
 const validator = createValidator();
 

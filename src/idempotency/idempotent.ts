@@ -9,10 +9,10 @@
 import { create } from "@bufbuild/protobuf";
 import type { CompleteRequest } from "../../gen/detour/v1/chat_pb.js";
 import { StreamCompleteResponseSchema } from "../../gen/detour/v1/gateway_pb.js";
-import { GatewayError, toGatewayError } from "../errors.js";
-import type { GatewayEvent } from "../gateway/events.js";
-import { hopEvent } from "../gateway/events.js";
-import { deterministic, fingerprint, type IdempotencyStore } from "./store.js";
+import { GatewayError, toGatewayError } from "../errors.ts";
+import type { GatewayEvent } from "../gateway/events.ts";
+import { hopEvent } from "../gateway/events.ts";
+import { deterministic, fingerprint, type IdempotencyStore } from "./store.ts";
 
 type Run = (req: CompleteRequest) => AsyncGenerator<GatewayEvent>;
 

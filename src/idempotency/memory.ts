@@ -4,8 +4,8 @@
  * first; running ones never are).
  */
 import type { StreamCompleteResponse } from "../../gen/detour/v1/gateway_pb.js";
-import type { GatewayError } from "../errors.js";
-import { approxSize, type Claim, type Entry, type IdempotencyStore } from "./store.js";
+import type { GatewayError } from "../errors.ts";
+import { approxSize, type Claim, type Entry, type IdempotencyStore } from "./store.ts";
 
 interface Rec {
   readonly fp: string;

@@ -7,9 +7,10 @@
  * (one shared subscriber connection) and by a slow poll that also notices
  * an owner whose lease expired, so a retry executes exactly once more.
  */
-import { createClient, type RedisClientType } from "redis";
-import type { GatewayError } from "../errors.js";
-import { decodeError, decodeEvent, encodeError, encodeEvent, type Claim, type Entry, type IdempotencyStore } from "./store.js";
+import type { RedisClientType } from "redis";
+import { redisModule } from "../lazy-redis.ts";
+import type { GatewayError } from "../errors.ts";
+import { decodeError, decodeEvent, encodeError, encodeEvent, type Claim, type Entry, type IdempotencyStore } from "./store.ts";
 
 const CLAIM = `
 local cur = redis.call('HMGET', KEYS[1], 'fp', 'token', 'state')
@@ -56,7 +57,7 @@ export interface RedisStoreOptions {
 export function createRedisStore(opts: RedisStoreOptions): IdempotencyStore {
   const leaseMs = opts.leaseMs ?? 10_000;
   const prefix = opts.prefix ?? "detour:idem";
-  const client: RedisClientType = createClient({ url: opts.url });
+  const client: RedisClientType = redisModule().createClient({ url: opts.url });
   client.on("error", () => undefined);
   const sub = client.duplicate();
   sub.on("error", () => undefined);

@@ -10,7 +10,7 @@ import { fromBinary, fromJson, toBinary, toJson, type JsonValue } from "@bufbuil
 import { CompleteRequestSchema, type CompleteRequest } from "../../gen/detour/v1/chat_pb.js";
 import { StreamCompleteResponseSchema, type StreamCompleteResponse } from "../../gen/detour/v1/gateway_pb.js";
 import { AttemptSchema } from "../../gen/detour/v1/result_pb.js";
-import { GatewayError, REASONS, type Reason } from "../errors.js";
+import { GatewayError, REASONS, type Reason } from "../errors.ts";
 
 /** What a joiner reads: an event, or the end of the execution. */
 export type Entry =

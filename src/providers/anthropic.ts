@@ -5,16 +5,16 @@
 import { create } from "@bufbuild/protobuf";
 import type { AnthropicProvider, ProviderConfig } from "../../gen/detour/v1/config_pb.js";
 import { TargetRefSchema } from "../../gen/detour/v1/result_pb.js";
-import { anthropicBody } from "./anthropic-request.js";
-import { anthropicVendorError, messageEvents, wholeMessageEvents } from "./anthropic-response.js";
-import { createModelCatalog } from "./catalog.js";
-import { VENDOR_MODELS } from "./catalog-data.js";
-import { createUpstreamHttp } from "./http.js";
-import { obj } from "./json.js";
-import { resolveKey } from "./keys.js";
-import type { HttpProviderDeps } from "./openai.js";
-import type { Provider, ProviderCall, ProviderEvent } from "./types.js";
-import { isJsonResponse, postOrThrow, readJson, sseEvents } from "./upstream-call.js";
+import { anthropicBody } from "./anthropic-request.ts";
+import { anthropicVendorError, messageEvents, wholeMessageEvents } from "./anthropic-response.ts";
+import { createModelCatalog } from "./catalog.ts";
+import { VENDOR_MODELS } from "./catalog-data.ts";
+import { createUpstreamHttp } from "./http.ts";
+import { obj } from "./json.ts";
+import { resolveKey } from "./keys.ts";
+import type { HttpProviderDeps } from "./openai.ts";
+import type { Provider, ProviderCall, ProviderEvent } from "./types.ts";
+import { isJsonResponse, postOrThrow, readJson, sseEvents } from "./upstream-call.ts";
 
 /** The public Anthropic API. */
 export const ANTHROPIC_BASE_URL = "https://api.anthropic.com";

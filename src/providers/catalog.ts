@@ -7,8 +7,8 @@
 import { create } from "@bufbuild/protobuf";
 import type { ModelConfig } from "../../gen/detour/v1/config_pb.js";
 import { CapabilitiesSchema, PricingSchema } from "../../gen/detour/v1/gateway_pb.js";
-import { CATALOG, PRICES_AS_OF, type CatalogRow } from "./catalog-data.js";
-import type { ModelEntry } from "./types.js";
+import { CATALOG, PRICES_AS_OF, type CatalogRow } from "./catalog-data.ts";
+import type { ModelEntry } from "./types.ts";
 
 /** Resolves model names of one provider to catalog entries. */
 export interface ModelCatalog {

@@ -2,7 +2,7 @@
  * Reading the canonical message content the way every adapter needs it.
  */
 import type { ContentPart, ToolCall } from "../../gen/detour/v1/chat_pb.js";
-import { invalidRequest } from "../errors.js";
+import { invalidRequest } from "../errors.ts";
 
 /** The text parts of a message, joined. */
 export function textOf(parts: readonly ContentPart[]): string {

@@ -12,9 +12,9 @@ import {
   type CompleteRequest,
   type Message,
 } from "../../gen/detour/v1/chat_pb.js";
-import { GatewayError, invalidRequest } from "../errors.js";
-import { argumentsOf, textOf } from "./content.js";
-import { parseDataUrl } from "./media.js";
+import { GatewayError, invalidRequest } from "../errors.ts";
+import { argumentsOf, textOf } from "./content.ts";
+import { parseDataUrl } from "./media.ts";
 
 type Json = Record<string, unknown>;
 

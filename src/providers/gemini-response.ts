@@ -7,11 +7,11 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { FinishReason, UsageSchema, type TargetRef, type Usage } from "../../gen/detour/v1/result_pb.js";
-import { GatewayError } from "../errors.js";
-import { arr, num, obj, str, type Obj } from "./json.js";
-import type { SseEvent } from "./sse.js";
-import type { ProviderEvent } from "./types.js";
-import { parseProtoDuration, type VendorError } from "./upstream-errors.js";
+import { GatewayError } from "../errors.ts";
+import { arr, num, obj, str, type Obj } from "./json.ts";
+import type { SseEvent } from "./sse.ts";
+import type { ProviderEvent } from "./types.ts";
+import { parseProtoDuration, type VendorError } from "./upstream-errors.ts";
 
 const FILTERED = new Set(["SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "LANGUAGE"]);
 

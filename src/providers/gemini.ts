@@ -5,16 +5,16 @@
 import { create } from "@bufbuild/protobuf";
 import type { GeminiProvider, ProviderConfig } from "../../gen/detour/v1/config_pb.js";
 import { TargetRefSchema } from "../../gen/detour/v1/result_pb.js";
-import { createModelCatalog } from "./catalog.js";
-import { VENDOR_MODELS } from "./catalog-data.js";
-import { geminiBody } from "./gemini-request.js";
-import { geminiVendorError, streamEvents, wholeResponseEvents } from "./gemini-response.js";
-import { createUpstreamHttp } from "./http.js";
-import { obj } from "./json.js";
-import { resolveKey } from "./keys.js";
-import type { HttpProviderDeps } from "./openai.js";
-import type { Provider, ProviderCall, ProviderEvent } from "./types.js";
-import { isJsonResponse, postOrThrow, readJson, sseEvents } from "./upstream-call.js";
+import { createModelCatalog } from "./catalog.ts";
+import { VENDOR_MODELS } from "./catalog-data.ts";
+import { geminiBody } from "./gemini-request.ts";
+import { geminiVendorError, streamEvents, wholeResponseEvents } from "./gemini-response.ts";
+import { createUpstreamHttp } from "./http.ts";
+import { obj } from "./json.ts";
+import { resolveKey } from "./keys.ts";
+import type { HttpProviderDeps } from "./openai.ts";
+import type { Provider, ProviderCall, ProviderEvent } from "./types.ts";
+import { isJsonResponse, postOrThrow, readJson, sseEvents } from "./upstream-call.ts";
 
 /** The public Gemini API. */
 export const GEMINI_BASE_URL = "https://generativelanguage.googleapis.com/v1beta";

@@ -5,8 +5,8 @@
  */
 import { Agent, request, errors as undiciErrors } from "undici";
 import type { UpstreamConfig } from "../../gen/detour/v1/config_pb.js";
-import { durationOr } from "../config/duration.js";
-import { GatewayError } from "../errors.js";
+import { durationOr } from "../config/duration.ts";
+import { GatewayError } from "../errors.ts";
 
 /** An upstream response whose body has not been read yet. */
 export interface UpstreamResponse {

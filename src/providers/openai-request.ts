@@ -13,8 +13,8 @@ import {
   type ContentPart,
   type Message,
 } from "../../gen/detour/v1/chat_pb.js";
-import { textOf } from "./content.js";
-import { dataUrl } from "./media.js";
+import { textOf } from "./content.ts";
+import { dataUrl } from "./media.ts";
 
 /** Wire differences within the OpenAI-compatible family. */
 export interface OpenAIFlavor {

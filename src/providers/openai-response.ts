@@ -5,11 +5,11 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { FinishReason, UsageSchema, type TargetRef, type Usage } from "../../gen/detour/v1/result_pb.js";
-import { GatewayError } from "../errors.js";
-import type { SseEvent } from "./sse.js";
-import type { ProviderEvent } from "./types.js";
-import { arr, num, obj, str, type Obj } from "./json.js";
-import type { VendorError } from "./upstream-errors.js";
+import { GatewayError } from "../errors.ts";
+import type { SseEvent } from "./sse.ts";
+import type { ProviderEvent } from "./types.ts";
+import { arr, num, obj, str, type Obj } from "./json.ts";
+import type { VendorError } from "./upstream-errors.ts";
 
 /** Maps OpenAI's finish_reason. */
 export function finishReason(v: unknown): FinishReason | undefined {

@@ -7,15 +7,15 @@
 import { create } from "@bufbuild/protobuf";
 import type { OpenAiProvider, ProviderConfig } from "../../gen/detour/v1/config_pb.js";
 import { TargetRefSchema } from "../../gen/detour/v1/result_pb.js";
-import { createModelCatalog } from "./catalog.js";
-import { VENDOR_MODELS } from "./catalog-data.js";
-import { createUpstreamHttp, type UpstreamHttp } from "./http.js";
-import { obj } from "./json.js";
-import { resolveKey } from "./keys.js";
-import { openaiBody, type OpenAIFlavor } from "./openai-request.js";
-import { chunkEvents, completionEvents, openaiVendorError } from "./openai-response.js";
-import type { Provider, ProviderCall, ProviderEvent } from "./types.js";
-import { isJsonResponse, postOrThrow, readJson, sseEvents } from "./upstream-call.js";
+import { createModelCatalog } from "./catalog.ts";
+import { VENDOR_MODELS } from "./catalog-data.ts";
+import { createUpstreamHttp, type UpstreamHttp } from "./http.ts";
+import { obj } from "./json.ts";
+import { resolveKey } from "./keys.ts";
+import { openaiBody, type OpenAIFlavor } from "./openai-request.ts";
+import { chunkEvents, completionEvents, openaiVendorError } from "./openai-response.ts";
+import type { Provider, ProviderCall, ProviderEvent } from "./types.ts";
+import { isJsonResponse, postOrThrow, readJson, sseEvents } from "./upstream-call.ts";
 
 /** The public OpenAI API. */
 export const OPENAI_BASE_URL = "https://api.openai.com/v1";

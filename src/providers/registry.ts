@@ -2,11 +2,11 @@
  * Builds the configured providers, one adapter per wire format.
  */
 import type { Config } from "../../gen/detour/v1/config_pb.js";
-import { createAnthropicProvider } from "./anthropic.js";
-import { createGeminiProvider } from "./gemini.js";
-import { createOpenAIProvider, type HttpProviderDeps } from "./openai.js";
-import { createSimulatedProvider, type SimulatedDeps } from "./simulated.js";
-import type { Provider } from "./types.js";
+import { createAnthropicProvider } from "./anthropic.ts";
+import { createGeminiProvider } from "./gemini.ts";
+import { createOpenAIProvider, type HttpProviderDeps } from "./openai.ts";
+import { createSimulatedProvider, type SimulatedDeps } from "./simulated.ts";
+import type { Provider } from "./types.ts";
 
 /** Dependencies shared by provider adapters; tests replace them. */
 export interface ProviderDeps {

@@ -16,9 +16,9 @@ import {
 } from "../../gen/detour/v1/config_pb.js";
 import { CapabilitiesSchema, PricingSchema } from "../../gen/detour/v1/gateway_pb.js";
 import { FinishReason, UsageSchema } from "../../gen/detour/v1/result_pb.js";
-import { GatewayError } from "../errors.js";
-import { durationOr, formatDuration } from "../config/duration.js";
-import type { ModelEntry, Provider, ProviderCall, ProviderEvent } from "./types.js";
+import { GatewayError } from "../errors.ts";
+import { durationOr, formatDuration } from "../config/duration.ts";
+import type { ModelEntry, Provider, ProviderCall, ProviderEvent } from "./types.ts";
 
 /** Dependencies a test may replace. */
 export interface SimulatedDeps {

@@ -5,11 +5,11 @@
  */
 import { propagation, type Context } from "@opentelemetry/api";
 import type { TargetRef } from "../../gen/detour/v1/result_pb.js";
-import { GatewayError } from "../errors.js";
-import { networkError, type UpstreamHttp, type UpstreamResponse } from "./http.js";
-import { parseObject, type Obj } from "./json.js";
-import { parseSse, SseTruncatedError, type SseEvent } from "./sse.js";
-import { upstreamError, type VendorError } from "./upstream-errors.js";
+import { GatewayError } from "../errors.ts";
+import { networkError, type UpstreamHttp, type UpstreamResponse } from "./http.ts";
+import { parseObject, type Obj } from "./json.ts";
+import { parseSse, SseTruncatedError, type SseEvent } from "./sse.ts";
+import { upstreamError, type VendorError } from "./upstream-errors.ts";
 
 /** One upstream POST as an adapter describes it. */
 export interface UpstreamPost {

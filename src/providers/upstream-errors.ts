@@ -4,7 +4,7 @@
  * retry hint and a message that is safe to show (never the raw body, never
  * anything shaped like a key).
  */
-import { GatewayError, type Reason } from "../errors.js";
+import { GatewayError, type Reason } from "../errors.ts";
 import type { TargetRef } from "../../gen/detour/v1/result_pb.js";
 
 /** What an adapter extracted from an error response. */

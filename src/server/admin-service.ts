@@ -9,8 +9,8 @@ import {
   ListRoutesResponseSchema,
   type AdminService,
 } from "../../gen/detour/v1/admin_pb.js";
-import type { Gateway } from "../gateway/gateway.js";
-import type { Stats } from "../stats/stats.js";
+import type { Gateway } from "../gateway/gateway.ts";
+import type { Stats } from "../stats/stats.ts";
 
 /** The AdminService implementation over the engine. */
 export function adminService(gateway: Gateway, stats: Stats): ServiceImpl<typeof AdminService> {

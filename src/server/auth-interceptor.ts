@@ -4,9 +4,9 @@
  * Health and reflection stay open, as probes and tools expect.
  */
 import { createContextKey, type Interceptor } from "@connectrpc/connect";
-import { toConnectError } from "../errors-connect.js";
-import { GatewayError, toGatewayError } from "../errors.js";
-import { OPEN, type Auth, type Principal } from "./auth.js";
+import { toConnectError } from "../errors-connect.ts";
+import { GatewayError, toGatewayError } from "../errors.ts";
+import { OPEN, type Auth, type Principal } from "./auth.ts";
 
 /** The authenticated caller, for handlers. */
 export const principalKey = createContextKey<Principal>(OPEN, { description: "the caller's gateway key" });

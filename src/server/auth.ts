@@ -5,7 +5,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { GatewayKey } from "../../gen/detour/v1/config_pb.js";
-import { GatewayError } from "../errors.js";
+import { GatewayError } from "../errors.ts";
 
 /** The caller a key identifies. */
 export interface Principal {

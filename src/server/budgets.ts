@@ -3,10 +3,11 @@
  * memory or, with several replicas, in Redis. A key over either limit gets
  * RESOURCE_EXHAUSTED / HTTP 429 with the time until the window resets.
  */
-import { createClient, type RedisClientType } from "redis";
+import type { RedisClientType } from "redis";
+import { redisModule } from "../lazy-redis.ts";
 import type { GatewayKey } from "../../gen/detour/v1/config_pb.js";
-import { GatewayError } from "../errors.js";
-import type { Principal } from "./auth.js";
+import { GatewayError } from "../errors.ts";
+import type { Principal } from "./auth.ts";
 
 /** Checks and records a key's use. */
 export interface Budgets {
@@ -49,7 +50,7 @@ function memoryCounters(now: () => number): Counters {
 }
 
 function redisCounters(url: string): Counters {
-  const client: RedisClientType = createClient({ url });
+  const client: RedisClientType = redisModule().createClient({ url });
   client.on("error", () => undefined);
   const ready = client.connect();
   ready.catch(() => undefined);

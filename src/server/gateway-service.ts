@@ -5,12 +5,12 @@
 import { context, propagation } from "@opentelemetry/api";
 import { ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { GatewayService } from "../../gen/detour/v1/gateway_pb.js";
-import { invalidRequest, toGatewayError } from "../errors.js";
-import { toConnectError } from "../errors-connect.js";
-import type { CallOptions, Gateway } from "../gateway/gateway.js";
-import type { Auth } from "./auth.js";
-import type { Budgets } from "./budgets.js";
-import { principalKey } from "./auth-interceptor.js";
+import { invalidRequest, toGatewayError } from "../errors.ts";
+import { toConnectError } from "../errors-connect.ts";
+import type { CallOptions, Gateway } from "../gateway/gateway.ts";
+import type { Auth } from "./auth.ts";
+import type { Budgets } from "./budgets.ts";
+import { principalKey } from "./auth-interceptor.ts";
 
 /** The request ID from the message, or the idempotency-key metadata. */
 function withKey<T extends { requestId: string }>(req: T, ctx: HandlerContext): T {

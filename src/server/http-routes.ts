@@ -5,8 +5,8 @@
  */
 import type { Http2ServerResponse } from "node:http2";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { NodeHandler } from "./listener.js";
-import type { HealthState } from "./health.js";
+import type { NodeHandler } from "./listener.ts";
+import type { HealthState } from "./health.ts";
 
 /** What the HTTP routes need. */
 export interface HttpRoutesDeps {

@@ -8,7 +8,7 @@ import { create } from "@bufbuild/protobuf";
 import { durationFromMs, durationMs } from "@bufbuild/protobuf/wkt";
 import { GetStatsResponseSchema, type GetStatsResponse } from "../../gen/detour/v1/admin_pb.js";
 import { AttemptOutcome, Decision, type TargetRef } from "../../gen/detour/v1/result_pb.js";
-import type { GatewayObserver, RequestRecord } from "../gateway/observer.js";
+import type { GatewayObserver, RequestRecord } from "../gateway/observer.ts";
 
 const BUCKET_MS = 60_000;
 const SAMPLES = 512;

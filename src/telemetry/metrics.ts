@@ -8,8 +8,8 @@ import { durationMs } from "@bufbuild/protobuf/wkt";
 import type { Meter } from "@opentelemetry/api";
 import { BreakerState } from "../../gen/detour/v1/admin_pb.js";
 import { AttemptOutcome, Decision } from "../../gen/detour/v1/result_pb.js";
-import type { Breakers } from "../breakers/breakers.js";
-import type { GatewayObserver } from "../gateway/observer.js";
+import type { Breakers } from "../breakers/breakers.ts";
+import type { GatewayObserver } from "../gateway/observer.ts";
 
 const BOUNDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const OUTCOMES: Record<number, string> = {

@@ -4,8 +4,8 @@
  */
 import { durationMs } from "@bufbuild/protobuf/wkt";
 import { Decision } from "../../gen/detour/v1/result_pb.js";
-import type { GatewayObserver } from "../gateway/observer.js";
-import type { Logger } from "./log.js";
+import type { GatewayObserver } from "../gateway/observer.ts";
+import type { Logger } from "./log.ts";
 
 const DECISIONS: Record<number, string> = { [Decision.RETURN]: "return", [Decision.RETRY]: "retry", [Decision.FALLBACK]: "fallback", [Decision.FAIL]: "fail" };
 

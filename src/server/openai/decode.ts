@@ -17,8 +17,8 @@ import {
   type ContentPart,
   type Message,
 } from "../../../gen/detour/v1/chat_pb.js";
-import { invalidRequest } from "../../errors.js";
-import { arr, obj, type Obj } from "../../providers/json.js";
+import { invalidRequest } from "../../errors.ts";
+import { arr, obj, type Obj } from "../../providers/json.ts";
 
 /** What the handler needs besides the canonical request. */
 export interface DecodedChat {

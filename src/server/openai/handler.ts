@@ -7,16 +7,16 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { context, propagation, type Context } from "@opentelemetry/api";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import { GatewayError, invalidRequest, toGatewayError } from "../../errors.js";
-import { toOpenAIError } from "../../errors-openai.js";
-import type { Gateway } from "../../gateway/gateway.js";
-import type { Auth } from "../auth.js";
-import { decodeChat } from "./decode.js";
+import { GatewayError, invalidRequest, toGatewayError } from "../../errors.ts";
+import { toOpenAIError } from "../../errors-openai.ts";
+import type { Gateway } from "../../gateway/gateway.ts";
+import type { Auth } from "../auth.ts";
+import { decodeChat } from "./decode.ts";
 import { toJson } from "@bufbuild/protobuf";
 import { GetStatsResponseSchema } from "../../../gen/detour/v1/admin_pb.js";
-import type { Stats } from "../../stats/stats.js";
-import type { Budgets } from "../budgets.js";
-import { completionJson, createChunker } from "./encode.js";
+import type { Stats } from "../../stats/stats.ts";
+import type { Budgets } from "../budgets.ts";
+import { completionJson, createChunker } from "./encode.ts";
 
 type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
