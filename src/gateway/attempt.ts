@@ -112,6 +112,9 @@ export async function* runAttempt(run: AttemptRun, ctx: AttemptContext): AsyncGe
     }
   };
 
+  // Set once the upstream's stream ended on its own: nothing is left to cancel,
+  // and aborting anyway costs an error and a stack trace on every call.
+  let drained = false;
   try {
     const events = ctx.provider.stream({
       request: ctx.request,
@@ -140,6 +143,7 @@ export async function* runAttempt(run: AttemptRun, ctx: AttemptContext): AsyncGe
     if (run.finish === FinishReason.UNSPECIFIED) {
       throw new GatewayError("STREAM_DROPPED", "the upstream ended without a finish reason", { hop });
     }
+    drained = true;
   } catch (e) {
     run.failure = ctl.signal.aborted ? toGatewayError(ctl.signal.reason) : withHop(toGatewayError(e), run);
     throw run.failure;
@@ -151,7 +155,7 @@ export async function* runAttempt(run: AttemptRun, ctx: AttemptContext): AsyncGe
     ctx.signal.removeEventListener("abort", onCallerAbort);
     // Ends the upstream call if the attempt stops early for any reason,
     // including the consumer returning from the loop.
-    abort(new GatewayError("CANCELLED", "the attempt ended"));
+    if (!drained) abort(new GatewayError("CANCELLED", "the attempt ended"));
   }
 }
 
