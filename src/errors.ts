@@ -34,6 +34,8 @@ const spec = (code: Code, http: number, openaiType: string, action: Action): Rea
 export const REASONS = {
   // The caller's fault: deterministic, never worth another target.
   INVALID_REQUEST: spec(Code.InvalidArgument, 400, "invalid_request_error", "fail"),
+  // Over server.max_request_bytes; Connect's own size check answers ResourceExhausted too.
+  REQUEST_TOO_LARGE: spec(Code.ResourceExhausted, 413, "invalid_request_error", "fail"),
   UNKNOWN_MODEL: spec(Code.NotFound, 404, "invalid_request_error", "fail"),
   // A target that cannot honour a parameter: another target may.
   CAPABILITY_MISMATCH: spec(Code.FailedPrecondition, 400, "invalid_request_error", "fallback"),

@@ -35,11 +35,23 @@ export interface ParseOptions {
 
 /** Parses and validates config text; `source` names it in errors. */
 export function parseConfig(text: string, source: string, opts: ParseOptions = {}): Config {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  // stringKeys: a config's keys are names; a list or mapping as a key is a
+  // mistake, and converting one to text takes time exponential in its nesting.
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, stringKeys: true });
   if (doc.errors.length > 0) {
+    // Nesting too deep for the parser's stack is reported once per level it unwinds: say it once.
+    const deep = doc.errors.find((e) => e.code === "RESOURCE_EXHAUSTION");
+    if (deep) throw new ConfigError(source, [`YAML: nested too deeply at line ${deep.linePos?.[0].line ?? 1}`]);
     throw new ConfigError(source, doc.errors.map((e) => `YAML: ${e.message.split("\n")[0]}`));
   }
-  const { json, problems } = normalizeForMessage(ConfigSchema, doc.toJS() ?? {});
+  let data: unknown;
+  try {
+    data = doc.toJS();
+  } catch (e) {
+    // The yaml package refuses aliases that expand too far ("billion laughs").
+    throw new ConfigError(source, [`YAML: ${e instanceof Error ? e.message : String(e)}`]);
+  }
+  const { json, problems } = normalizeForMessage(ConfigSchema, data ?? {});
   if (problems.length > 0) throw new ConfigError(source, problems);
   let config: Config;
   try {

@@ -24,6 +24,8 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 }
 
 function join(path: string, key: string): string {
+  // A key that is not a plain name (empty, spaced, dotted) is quoted, so the path stays readable.
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) return `${path}[${JSON.stringify(key)}]`;
   return path === "" ? key : `${path}.${key}`;
 }
 
@@ -84,14 +86,15 @@ function walkField(field: DescField, v: unknown, path: string, problems: string[
         problems.push(`${path}: expected a mapping, got ${describe(v)}`);
         return {};
       }
-      const out: Record<string, unknown> = {};
-      for (const [k, item] of Object.entries(v)) {
-        const p = `${path}["${k}"]`;
-        if (field.mapKind === "message") out[k] = walkMessage(field.message, item, p, problems);
-        else if (field.mapKind === "enum") out[k] = walkEnum(field.enum, item, p, problems);
-        else out[k] = walkScalar(field.scalar, item, p, problems);
-      }
-      return out;
+      // fromEntries, not assignment: a "__proto__" key must stay a key, to be checked like any other.
+      return Object.fromEntries(
+        Object.entries(v).map(([k, item]) => {
+          const p = `${path}["${k}"]`;
+          if (field.mapKind === "message") return [k, walkMessage(field.message, item, p, problems)];
+          if (field.mapKind === "enum") return [k, walkEnum(field.enum, item, p, problems)];
+          return [k, walkScalar(field.scalar, item, p, problems)];
+        }),
+      );
     }
   }
 }
@@ -115,12 +118,41 @@ function walkScalar(type: ScalarType, v: unknown, path: string, problems: string
         problems.push(`${path}: expected a number, got ${describe(v)}`);
         return 0;
       }
-      const integral = type !== ScalarType.DOUBLE && type !== ScalarType.FLOAT;
-      if (integral && !Number.isInteger(n)) problems.push(`${path}: expected a whole number, got ${n}`);
-      const unsigned = [ScalarType.UINT32, ScalarType.UINT64, ScalarType.FIXED32, ScalarType.FIXED64].includes(type);
-      if (unsigned && n < 0) problems.push(`${path}: expected a number ≥ 0, got ${n}`);
-      return v;
+      const range = intRange(type);
+      if (!range) return v;
+      const [min, max] = range;
+      if (!Number.isInteger(n)) problems.push(`${path}: expected a whole number, got ${n}`);
+      else if (n < 0 && min === 0) problems.push(`${path}: expected a number ≥ 0, got ${n}`);
+      else if (n < min || n > max) problems.push(`${path}: expected a whole number from ${min} to ${max}, got ${n}`);
+      // The number, not the text: protobuf's JSON reader refuses some spellings YAML users write (" 12", "0x10").
+      return n;
     }
+  }
+}
+
+/**
+ * The values an integer field holds, so that an out-of-range number is
+ * reported with its path rather than by protobuf's decoder; 64-bit fields
+ * stop where YAML numbers stop being exact.
+ */
+function intRange(type: ScalarType): readonly [number, number] | undefined {
+  switch (type) {
+    case ScalarType.INT32:
+    case ScalarType.SINT32:
+    case ScalarType.SFIXED32:
+      return [-(2 ** 31), 2 ** 31 - 1];
+    case ScalarType.UINT32:
+    case ScalarType.FIXED32:
+      return [0, 2 ** 32 - 1];
+    case ScalarType.INT64:
+    case ScalarType.SINT64:
+    case ScalarType.SFIXED64:
+      return [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER];
+    case ScalarType.UINT64:
+    case ScalarType.FIXED64:
+      return [0, Number.MAX_SAFE_INTEGER];
+    default:
+      return undefined;
   }
 }
 

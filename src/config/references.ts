@@ -28,7 +28,7 @@ export function checkReferences(config: Config): string[] {
     if (routes.has(r.name)) problems.push(`routes[${i}].name: "${r.name}" is already used by another route`);
     routes.add(r.name);
     for (const reason of Object.keys(r.onError)) {
-      if (!(reason in REASONS)) {
+      if (!Object.hasOwn(REASONS, reason)) {
         const hint = suggest(reason, Object.keys(REASONS));
         problems.push(`routes[${i}].on_error["${reason}"]: not a reason${hint ? ` (did you mean "${hint}"?)` : ""}; reasons are listed in the README's decision table`);
       }

@@ -48,45 +48,85 @@ const KNOWN = new Set([
   "user", "metadata", "n", "reasoning_effort", "modalities", ...NEUTRAL, ...Object.keys(UNSUPPORTED),
 ]);
 
+/** Nesting allowed in free-form JSON (tool parameters, schemas): protobuf's JSON codec stops at 100 levels, and a much deeper Struct overflows the stack when converted. */
+const MAX_JSON_DEPTH = 64;
+const MAX_UINT32 = 2 ** 32 - 1;
+
+/** A table entry for a string key; never one inherited from Object.prototype ("constructor", "__proto__"). */
+function pick<T>(table: Record<string, T>, key: unknown): T | undefined {
+  return typeof key === "string" && Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
+/** A short description of a bad value for an error message: never the whole value, however large. */
+function shown(v: unknown): string {
+  if (Array.isArray(v)) return "an array";
+  if (typeof v === "object" && v !== null) return "an object";
+  if (typeof v === "string") return v.length > 40 ? `${JSON.stringify(v.slice(0, 40))}…` : JSON.stringify(v);
+  return String(v);
+}
+
+/** The path of a caller's key under `parent`: `metadata.team`, or `metadata["a b"]` when it is not a plain name (or is empty). */
+function member(parent: string, key: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) return `${parent}[${JSON.stringify(key)}]`;
+  return parent === "" ? key : `${parent}.${key}`;
+}
+
 function str(v: unknown, field: string, required = false): string {
   if (v === undefined || v === null) {
     if (required) throw invalidRequest(field, "is required");
     return "";
   }
-  if (typeof v !== "string") throw invalidRequest(field, `must be a string, got ${typeof v}`);
+  if (typeof v !== "string") throw invalidRequest(field, `must be a string, got ${shown(v)}`);
   return v;
 }
 
 function num(v: unknown, field: string): number | undefined {
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== "number" || !Number.isFinite(v)) throw invalidRequest(field, `must be a number, got ${JSON.stringify(v)}`);
+  if (typeof v !== "number" || !Number.isFinite(v)) throw invalidRequest(field, `must be a number, got ${shown(v)}`);
   return v;
 }
 
-function int(v: unknown, field: string): number | undefined {
+function int(v: unknown, field: string, min = 0, max = MAX_UINT32): number | undefined {
   const n = num(v, field);
-  if (n !== undefined && (!Number.isInteger(n) || n < 0)) throw invalidRequest(field, `must be a whole number ≥ 0, got ${n}`);
+  if (n !== undefined && (!Number.isInteger(n) || n < min || n > max)) throw invalidRequest(field, `must be a whole number from ${min} to ${max}, got ${n}`);
   return n;
 }
 
 function bool(v: unknown, field: string): boolean | undefined {
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== "boolean") throw invalidRequest(field, `must be true or false, got ${JSON.stringify(v)}`);
+  if (typeof v !== "boolean") throw invalidRequest(field, `must be true or false, got ${shown(v)}`);
   return v;
 }
 
 function object(v: unknown, field: string): Obj {
   const o = obj(v);
-  if (!o) throw invalidRequest(field, `must be an object, got ${Array.isArray(v) ? "an array" : JSON.stringify(v)}`);
+  if (!o) throw invalidRequest(field, `must be an object, got ${shown(v)}`);
   return o;
+}
+
+/** A free-form JSON object, such as a JSON schema, nested at most MAX_JSON_DEPTH deep. */
+function freeform(v: unknown, field: string): JsonObject {
+  const o = object(v, field);
+  if (depth(o, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw invalidRequest(field, `nests deeper than ${MAX_JSON_DEPTH} levels`);
+  return o as JsonObject;
+}
+
+/** The nesting depth of a JSON value, counting no further than `limit` + 1. */
+function depth(v: unknown, limit: number): number {
+  if (typeof v !== "object" || v === null) return 0;
+  if (limit < 0) return 1;
+  let deepest = 0;
+  for (const x of Array.isArray(v) ? v : Object.values(v)) deepest = Math.max(deepest, depth(x, limit - 1));
+  return deepest + 1;
 }
 
 /** Decodes a Chat Completions body; `routeOverride` comes from x-detour-route. */
 export function decodeChat(body: unknown, routeOverride?: string): DecodedChat {
   const b = object(body, "body");
   for (const key of Object.keys(b)) {
-    if (UNSUPPORTED[key] !== undefined && b[key] !== undefined && b[key] !== null && b[key] !== false) throw invalidRequest(key, `not supported: ${UNSUPPORTED[key]}`);
-    if (!KNOWN.has(key)) throw invalidRequest(key, "is not a Chat Completions parameter Detour knows; remove it");
+    const unsupported = pick(UNSUPPORTED, key);
+    if (unsupported !== undefined && b[key] !== undefined && b[key] !== null && b[key] !== false) throw invalidRequest(key, `not supported: ${unsupported}`);
+    if (!KNOWN.has(key)) throw invalidRequest(member("", key), "is not a Chat Completions parameter Detour knows; remove it");
   }
   const n = int(b["n"], "n");
   if (n !== undefined && n !== 1) throw invalidRequest("n", "only n=1 is supported: no target returns several choices through the gateway");
@@ -98,18 +138,20 @@ export function decodeChat(body: unknown, routeOverride?: string): DecodedChat {
   const messages = arr(b["messages"]);
   if (!Array.isArray(b["messages"]) || messages.length === 0) throw invalidRequest("messages", "must be a non-empty array of messages");
 
-  const maxTokens = int(b["max_tokens"], "max_tokens");
-  const maxCompletion = int(b["max_completion_tokens"], "max_completion_tokens");
+  const maxTokens = int(b["max_tokens"], "max_tokens", 1);
+  const maxCompletion = int(b["max_completion_tokens"], "max_completion_tokens", 1);
   if (maxTokens !== undefined && maxCompletion !== undefined && maxTokens !== maxCompletion) {
     throw invalidRequest("max_completion_tokens", "conflicts with max_tokens: send one of them");
   }
   const stopRaw = b["stop"];
   const stop = stopRaw === undefined || stopRaw === null ? [] : typeof stopRaw === "string" ? [stopRaw] : arr(stopRaw).map((s, i) => str(s, `stop[${i}]`));
-  const effort = b["reasoning_effort"];
-  if (effort !== undefined && effort !== null && EFFORTS[String(effort)] === undefined) {
-    throw invalidRequest("reasoning_effort", `must be one of ${Object.keys(EFFORTS).join(", ")}`);
+  const effortRaw = b["reasoning_effort"];
+  const effort = pick(EFFORTS, effortRaw);
+  if (effortRaw !== undefined && effortRaw !== null && effort === undefined) {
+    throw invalidRequest("reasoning_effort", `${shown(effortRaw)} is not one of ${Object.keys(EFFORTS).join(", ")}`);
   }
-  const seed = num(b["seed"], "seed");
+  // Past 2^53 JSON numbers are not exact, so such a seed would not be the caller's.
+  const seed = int(b["seed"], "seed", Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
   const metadata = b["metadata"] === undefined || b["metadata"] === null ? {} : object(b["metadata"], "metadata");
   const streamOptions = b["stream_options"] === undefined || b["stream_options"] === null ? {} : object(b["stream_options"], "stream_options");
   const stream = bool(b["stream"], "stream") ?? false;
@@ -126,13 +168,13 @@ export function decodeChat(body: unknown, routeOverride?: string): DecodedChat {
       ...(num(b["top_p"], "top_p") !== undefined ? { topP: b["top_p"] as number } : {}),
       ...((maxCompletion ?? maxTokens) !== undefined ? { maxOutputTokens: maxCompletion ?? maxTokens } : {}),
       stop,
-      ...(seed !== undefined ? { seed: BigInt(Math.trunc(seed)) } : {}),
+      ...(seed !== undefined ? { seed: BigInt(seed) } : {}),
       ...(num(b["presence_penalty"], "presence_penalty") !== undefined ? { presencePenalty: b["presence_penalty"] as number } : {}),
       ...(num(b["frequency_penalty"], "frequency_penalty") !== undefined ? { frequencyPenalty: b["frequency_penalty"] as number } : {}),
-      ...(effort ? { reasoningEffort: EFFORTS[String(effort)] } : {}),
+      ...(effort !== undefined ? { reasoningEffort: effort } : {}),
     },
     user: str(b["user"], "user") || str(b["safety_identifier"], "safety_identifier"),
-    metadata: Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, str(v, `metadata.${k}`)])),
+    metadata: Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, str(v, member("metadata", k))])),
   });
   return { request, stream, includeUsage: bool(streamOptions["include_usage"], "stream_options.include_usage") ?? false };
 }
@@ -141,8 +183,8 @@ function message(v: unknown, i: number): Message {
   const path = `messages[${i}]`;
   const m = object(v, path);
   const roleName = str(m["role"], `${path}.role`, true);
-  const role = ROLES[roleName];
-  if (role === undefined) throw invalidRequest(`${path}.role`, `"${roleName}" is not one of ${Object.keys(ROLES).join(", ")}`);
+  const role = pick(ROLES, roleName);
+  if (role === undefined) throw invalidRequest(`${path}.role`, `${shown(roleName)} is not one of ${Object.keys(ROLES).join(", ")}`);
   const calls = arr(m["tool_calls"]).map((c, j) => {
     const call = object(c, `${path}.tool_calls[${j}]`);
     const fn = object(call["function"], `${path}.tool_calls[${j}].function`);
@@ -168,11 +210,11 @@ function content(v: unknown, path: string): ContentPart[] {
     if (type === "text") return { $typeName: "detour.v1.ContentPart", part: { case: "text", value: str(part["text"], `${path}[${j}].text`, true) } };
     if (type === "image_url") {
       const img = object(part["image_url"], `${path}[${j}].image_url`);
-      const detail = img["detail"] === undefined ? ImageDetail.UNSPECIFIED : DETAILS[String(img["detail"])];
+      const detail = img["detail"] === undefined ? ImageDetail.UNSPECIFIED : pick(DETAILS, img["detail"]);
       if (detail === undefined) throw invalidRequest(`${path}[${j}].image_url.detail`, "must be auto, low or high");
       return create(ContentPartSchema, { part: { case: "image", value: { source: { case: "url", value: str(img["url"], `${path}[${j}].image_url.url`, true) }, detail } } });
     }
-    throw invalidRequest(`${path}[${j}].type`, `"${type}" parts are not supported; use text or image_url`);
+    throw invalidRequest(`${path}[${j}].type`, `${shown(type)} parts are not supported; use text or image_url`);
   });
 }
 
@@ -184,7 +226,7 @@ function tool(v: unknown, i: number) {
   return {
     name: str(fn["name"], `tools[${i}].function.name`, true),
     description: str(fn["description"], `tools[${i}].function.description`),
-    ...(params !== undefined ? { parameters: object(params, `tools[${i}].function.parameters`) as JsonObject } : {}),
+    ...(params !== undefined ? { parameters: freeform(params, `tools[${i}].function.parameters`) } : {}),
     strict: bool(fn["strict"], `tools[${i}].function.strict`) ?? false,
   };
 }
@@ -213,7 +255,7 @@ function responseFormat(v: unknown) {
         jsonSchema: {
           name: str(js["name"], "response_format.json_schema.name", true),
           description: str(js["description"], "response_format.json_schema.description"),
-          schema: object(js["schema"] ?? {}, "response_format.json_schema.schema") as JsonObject,
+          schema: freeform(js["schema"] ?? {}, "response_format.json_schema.schema"),
           strict: bool(js["strict"], "response_format.json_schema.strict") ?? false,
         },
       };

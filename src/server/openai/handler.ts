@@ -4,6 +4,7 @@
  * JSON in → the canonical request → the same engine the gRPC API uses →
  * events back out in OpenAI's shapes.
  */
+import { once } from "node:events";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { context, propagation, type Context } from "@opentelemetry/api";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
@@ -50,15 +51,32 @@ function sendError(res: Res, e: unknown): void {
   sendJson(res, answer.status, answer.body, headers);
 }
 
-async function readBody(req: Req, limit: number): Promise<unknown> {
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Reads and parses the JSON body. A declared length over the limit is refused
+ * before reading, as Connect does; a chunked body that passes it is refused
+ * mid-read, and the connection closes, since the rest of it was never read.
+ */
+async function readBody(req: Req, res: Res, limit: number): Promise<unknown> {
+  const tooLarge = () => new GatewayError("REQUEST_TOO_LARGE", `body: is over the limit of ${limit} bytes (server.max_request_bytes)`, { field: "body" });
+  if (Number(header(req, "content-length")) > limit) throw tooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req as AsyncIterable<Buffer>) {
     size += c.length;
-    if (size > limit) throw new GatewayError("INVALID_REQUEST", `the request body is over ${limit} bytes`, { field: "body" });
+    if (size > limit) {
+      if (req.httpVersionMajor === 1) res.setHeader("connection", "close");
+      throw tooLarge();
+    }
     chunks.push(c);
   }
-  const text = Buffer.concat(chunks).toString("utf8");
+  let text: string;
+  try {
+    text = utf8.decode(Buffer.concat(chunks));
+  } catch {
+    throw invalidRequest("body", "is not valid UTF-8");
+  }
   try {
     return JSON.parse(text);
   } catch {
@@ -113,7 +131,7 @@ async function guard(res: Res, work: () => Promise<void>): Promise<void> {
 
 async function chat(deps: OpenAIDeps, req: Req, res: Res): Promise<void> {
   const principal = deps.auth.authenticate(header(req, "authorization"));
-  const body = await readBody(req, deps.maxBodyBytes);
+  const body = await readBody(req, res, deps.maxBodyBytes);
   const { request, stream, includeUsage } = decodeChat(body, header(req, "x-detour-route"));
   deps.auth.authorize(principal, request.model);
   await deps.budgets.admit(principal);
@@ -158,8 +176,11 @@ function wastedOf(e: unknown): number {
 async function streamChat(gateway: Gateway, request: Parameters<Gateway["stream"]>[0], includeUsage: boolean, ctl: AbortController, res: Res, trace: Context): Promise<number> {
   let spent = 0;
   let chunker: ReturnType<typeof createChunker> | undefined;
+  // A response whose client went away never drains: stop waiting when it
+  // closes (ctl aborts then), or the call would never finish.
   const write = async (text: string) => {
-    if (!(res as ServerResponse).write(text)) await new Promise((resolve) => res.once("drain", resolve));
+    if (ctl.signal.aborted) return;
+    if (!(res as ServerResponse).write(text)) await once(res, "drain", { signal: ctl.signal }).catch(() => undefined);
   };
   try {
     for await (const { event } of gateway.stream(request, { signal: ctl.signal, trace })) {
