@@ -11,23 +11,25 @@ const fallbacks: Record<string, string> = { "fail-503": "ok", "fail-429": "ok" }
 const agent = new Agent({ connections: 128, keepAliveTimeout: 60_000 });
 
 const server = http.createServer(async (req, res) => {
-  let body = "";
-  for await (const c of req) body += c;
-  const parsed = JSON.parse(body) as { model: string };
-  for (let model: string | undefined = parsed.model; model; model = fallbacks[model]) {
-    const up = await request(`${upstream}/v1/chat/completions`, { method: "POST", dispatcher: agent, headers: { "content-type": "application/json" }, body: JSON.stringify({ ...parsed, model }) });
-    if ((up.statusCode >= 500 || up.statusCode === 429) && fallbacks[model]) {
-      await up.body.dump();
-      continue;
-    }
-    res.writeHead(up.statusCode, { "content-type": String(up.headers["content-type"] ?? "application/json") });
-    try {
+  res.on("error", () => undefined);
+  try {
+    let body = "";
+    for await (const c of req) body += c;
+    const parsed = JSON.parse(body) as { model: string };
+    for (let model: string | undefined = parsed.model; model; model = fallbacks[model]) {
+      const up = await request(`${upstream}/v1/chat/completions`, { method: "POST", dispatcher: agent, headers: { "content-type": "application/json" }, body: JSON.stringify({ ...parsed, model }) });
+      if ((up.statusCode >= 500 || up.statusCode === 429) && fallbacks[model]) {
+        await up.body.dump();
+        continue;
+      }
+      res.writeHead(up.statusCode, { "content-type": String(up.headers["content-type"] ?? "application/json") });
       for await (const c of up.body) res.write(c);
       return void res.end();
-    } catch {
-      // The upstream cut the stream: cut ours too (a pass-through cannot say more).
-      return void res.destroy();
     }
+  } catch {
+    // The upstream cut the stream or was unreachable: a pass-through can only cut too.
+    if (res.headersSent) res.destroy();
+    else res.writeHead(502).end();
   }
 });
 server.keepAliveTimeout = 60_000;

@@ -2,12 +2,15 @@
  * A fast mock of OpenAI Chat Completions for benchmarks: JSON or SSE, with
  * the behaviour chosen by the model name: "ok" answers, "slow" waits
  * TTFT_MS before the first chunk, "fail-503" and "fail-429" fail, "hang"
- * never answers, "cut" drops the stream half-way.
+ * never answers, "cut" drops the stream half-way, "drip" streams one chunk
+ * every DRIP_MS for DRIP_COUNT chunks (slow streams held open).
  */
 import http from "node:http";
 
 const CHUNKS = Number(process.env["CHUNKS"] ?? 8);
 const TTFT_MS = Number(process.env["TTFT_MS"] ?? 0);
+const DRIP_MS = Number(process.env["DRIP_MS"] ?? 1000);
+const DRIP_COUNT = Number(process.env["DRIP_COUNT"] ?? 20);
 
 function completion(model: string): string {
   return JSON.stringify({
@@ -29,8 +32,17 @@ export function startMock(port = 0): Promise<number> {
   const server = http.createServer((req, res) => {
     let body = "";
     req.on("data", (c: Buffer) => (body += c));
+    req.on("error", () => undefined);
+    res.on("error", () => undefined);
     req.on("end", async () => {
-      const parsed = JSON.parse(body || "{}") as { model?: string; stream?: boolean; stream_options?: { include_usage?: boolean } };
+      let json: unknown;
+      try {
+        json = JSON.parse(body || "{}");
+      } catch {
+        res.writeHead(400).end();
+        return;
+      }
+      const parsed = json as { model?: string; stream?: boolean; stream_options?: { include_usage?: boolean } };
       const model = parsed.model ?? "ok";
       if (model === "fail-503" || model === "fail-429") {
         const status = model === "fail-503" ? 503 : 429;
@@ -47,9 +59,19 @@ export function startMock(port = 0): Promise<number> {
       }
       res.writeHead(200, { "content-type": "text/event-stream" });
       res.write(chunk(model, { role: "assistant", content: "" }));
+      if (model === "drip") {
+        for (let i = 0; i < DRIP_COUNT && !res.destroyed; i++) {
+          res.write(chunk(model, { content: "word " }));
+          await new Promise((r) => setTimeout(r, DRIP_MS));
+        }
+      }
       for (let i = 0; i < CHUNKS; i++) {
         res.write(chunk(model, { content: "word " }));
-        if (model === "cut" && i === CHUNKS / 2) return void res.socket?.destroy();
+        if (model === "cut" && i === CHUNKS / 2) {
+          // Let the first half reach the client before the reset.
+          await new Promise((r) => setTimeout(r, 20));
+          return void res.socket?.destroy();
+        }
       }
       res.write(chunk(model, {}, "stop"));
       if (parsed.stream_options?.include_usage) res.write(`data: ${JSON.stringify({ id: "chatcmpl-bench", object: "chat.completion.chunk", created: 1, model, choices: [], usage: { prompt_tokens: 5, completion_tokens: CHUNKS, total_tokens: 5 + CHUNKS } })}\n\n`);

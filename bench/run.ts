@@ -1,207 +1,132 @@
 /**
- * `npm run bench`: Detour side by side with direct-to-mock (the baseline) and
- * the floor proxy, in one run on one mock upstream, 127.0.0.1 only, bounded
- * loops. Prints a markdown table and writes bench/results/latest.json.
+ * `npm run bench`: Detour side by side with direct-to-mock (the baseline),
+ * the floor proxy and Portkey's gateway, in one run on one mock upstream,
+ * 127.0.0.1 only, bounded loops. Prints a markdown table and writes
+ * bench/results/latest.json.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { once } from "node:events";
-import net from "node:net";
-import { Pool } from "undici";
+import { beyondHealthy, chatBody, closedLoop, cutStream, fixedRate, openStreams, pct, sequential, type Column, type Scenario } from "./measure.ts";
+import { procStats, startPolling, startPrinting, stop, type Proc } from "./procs.ts";
+import { detourConfig, ROWS, table, type Results } from "./report.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
-const SEQUENTIAL = Number(process.env["BENCH_SEQUENTIAL"] ?? 1500);
-const LOAD_MS = Number(process.env["BENCH_LOAD_MS"] ?? 4000);
+const N = Number(process.env["BENCH_SEQUENTIAL"] ?? 1000);
+const LOAD_MS = Number(process.env["BENCH_LOAD_MS"] ?? 3000);
+const STREAMS = Number(process.env["BENCH_STREAMS"] ?? 1000);
 const CONNECTIONS = 50;
+const RATE = 500;
 
-interface Proc {
-  child: ChildProcess;
-  port: number;
+function portkeyCall(upstream: string) {
+  const target = (model: string, extra: object = {}) => ({ provider: "openai", custom_host: `${upstream}/v1`, api_key: "sk-bench", override_params: { model }, ...extra });
+  const configs: Partial<Record<Scenario, object>> = {
+    "fail-503": { strategy: { mode: "fallback" }, targets: [target("fail-503"), target("ok")] },
+    "fail-429": { strategy: { mode: "fallback" }, targets: [target("fail-429"), target("ok")] },
+    hang: { strategy: { mode: "fallback" }, targets: [target("hang", { request_timeout: 100 }), target("ok")] },
+  };
+  return (scenario: Scenario, stream: boolean) => ({
+    path: "/v1/chat/completions",
+    headers: { "x-portkey-config": JSON.stringify(configs[scenario] ?? target(scenario)) },
+    body: chatBody(scenario, stream),
+  });
 }
 
-async function start(args: string[], env: Record<string, string> = {}): Promise<Proc> {
-  const child = spawn(process.execPath, ["--import", "tsx", ...args], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...env } });
-  for await (const line of createInterface({ input: child.stdout! })) {
-    const m = /"port":(\d+)/.exec(line);
-    if (m) {
-      child.stdout!.resume();
-      return { child, port: Number(m[1]) };
-    }
+const plain = (scenario: Scenario, stream: boolean) => ({ path: "/v1/chat/completions", headers: {}, body: chatBody(scenario, stream) });
+
+async function measure(col: Column, proc: Proc, full: boolean): Promise<Record<string, number | string>> {
+  const pid = proc.child.pid!;
+  const idle = await procStats(pid);
+  await sequential(col, "ok", 200);
+  await sequential(col, "ok", 100, true);
+  const seq = await sequential(col, "ok", N);
+  const streamed = await sequential(col, "ok", Math.floor(N / 2), true);
+  const rated = await fixedRate(col, RATE, LOAD_MS);
+  const before = await procStats(pid);
+  const load = await closedLoop(col, CONNECTIONS, LOAD_MS);
+  const after = await procStats(pid);
+  const streams = await closedLoop(col, CONNECTIONS, LOAD_MS, true);
+  const r: Record<string, number | string> = {
+    p50_ms: pct(seq.total, 50),
+    p99_ms: pct(seq.total, 99),
+    rate_p50_ms: pct(rated.total, 50),
+    rate_p99_ms: pct(rated.total, 99),
+    ttft_p50_ms: pct(streamed.ttft, 50),
+    rps: load.ok / (LOAD_MS / 1000),
+    streams_per_s: streams.ok / (LOAD_MS / 1000),
+    failed: seq.failed + streamed.failed + rated.failed + load.failed + streams.failed,
+    cpu_us_per_req: ((after.cpuS - before.cpuS) / load.ok) * 1e6,
+    rss_idle_mb: idle.rssMb,
+  };
+  if (!full) return r;
+  const base = await procStats(pid);
+  const open = await openStreams(col, STREAMS);
+  const held = await procStats(pid);
+  await open.close();
+  r["streams_opened"] = open.opened;
+  const kb = ((held.rssMb - base.rssMb) * 1024) / Math.max(1, open.opened);
+  r["kb_per_stream"] = open.opened === STREAMS ? kb : `${kb.toFixed(1)} (only ${open.opened} of ${STREAMS} opened)`;
+  // The floor has no latency threshold: against a hanging upstream it hangs too.
+  for (const f of col.name === "floor" ? (["fail-503", "fail-429"] as const) : (["fail-503", "fail-429", "hang"] as const)) {
+    r[`failover_${f}_ms`] = await beyondHealthy(col, f, f === "hang" ? 10 : 300);
   }
-  throw new Error(`${args.join(" ")} did not start`);
-}
-
-/** Starts Detour on a free port and waits until /readyz answers (its logs are at warn level). */
-async function startDetour(config: string): Promise<Proc> {
-  const probe = net.createServer().listen(0, "127.0.0.1");
-  await once(probe, "listening");
-  const port = (probe.address() as net.AddressInfo).port;
-  probe.close();
-  const child = spawn(process.execPath, ["--import", "tsx", join(HERE, "../src/main.ts"), "--config", config, "--port", String(port), "--host", "127.0.0.1"], { stdio: ["ignore", "ignore", "inherit"] });
-  for (let i = 0; i < 200; i++) {
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
-    if (ok) return { child, port };
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error("detour did not become ready");
-}
-
-async function procStats(pid: number): Promise<{ cpuS: number; rssMb: number; hwmMb: number }> {
-  const stat = (await readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1]?.split(" ") ?? [];
-  const ticks = Number(stat[11]) + Number(stat[12]);
-  const status = await readFile(`/proc/${pid}/status`, "utf8");
-  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-  return { cpuS: ticks / 100, rssMb: kb("VmRSS") / 1024, hwmMb: kb("VmHWM") / 1024 };
-}
-
-const body = (model: string, stream = false) => JSON.stringify({ model, stream, messages: [{ role: "user", content: "Say hello" }] });
-
-function pct(values: number[], p: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
-}
-
-async function sequential(port: number, model: string, n: number, stream = false): Promise<{ total: number[]; ttft: number[] }> {
-  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 1 });
-  const total: number[] = [];
-  const ttft: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    const res = await pool.request({ path: "/v1/chat/completions", method: "POST", headers: { "content-type": "application/json" }, body: body(model, stream) });
-    let first = true;
-    for await (const c of res.body) {
-      if (first && (!stream || String(c).includes('"content":"word'))) {
-        ttft.push(performance.now() - t0);
-        first = false;
-      }
-    }
-    total.push(performance.now() - t0);
-  }
-  await pool.close();
-  return { total, ttft };
-}
-
-async function load(port: number, ms: number): Promise<number> {
-  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: CONNECTIONS, pipelining: 1 });
-  let done = 0;
-  const end = performance.now() + ms;
-  await Promise.all(
-    Array.from({ length: CONNECTIONS }, async () => {
-      while (performance.now() < end) {
-        const res = await pool.request({ path: "/v1/chat/completions", method: "POST", headers: { "content-type": "application/json" }, body: body("ok") });
-        await res.body.dump();
-        if (res.statusCode === 200) done++;
-      }
-    }),
-  );
-  await pool.close();
-  return done;
-}
-
-async function cutStream(port: number): Promise<string> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: body("cut", true) });
-    const text = await res.text();
-    if (text.includes("event: error")) return "SSE error event";
-    if (text.includes("[DONE]")) return "clean end ([DONE]) — the cut is hidden";
-    return "stream ends without [DONE] or error";
-  } catch {
-    return "connection reset";
-  }
+  if (col.name === "floor") r["failover_hang_ms"] = "waits as long as the client";
+  r["cut_stream"] = await cutStream(col);
+  r["rss_peak_mb"] = (await procStats(pid)).hwmMb;
+  return r;
 }
 
 async function main(): Promise<void> {
-  const mock = await start([join(HERE, "mock-upstream.ts"), "0"]);
+  const t0 = performance.now();
+  const mock = await startPrinting([join(HERE, "mock-upstream.ts"), "0"]);
   const upstream = `http://127.0.0.1:${mock.port}`;
   const dir = await mkdtemp(join(tmpdir(), "detour-bench-"));
-  const config = join(dir, "detour.yaml");
-  await writeFile(
-    config,
-    `auto_providers: false
-telemetry: { log_level: warn }
-breaker: { disabled: true }
-providers:
-  - name: mock
-    openai: { base_url: "${upstream}/v1", stream_usage: false }
-routes:
-  - { name: ok, targets: [{ model: mock/ok }] }
-  - { name: fail-503, targets: [{ model: mock/fail-503 }, { model: mock/ok }] }
-  - { name: fail-429, targets: [{ model: mock/fail-429 }, { model: mock/ok }] }
-  - { name: hang, targets: [{ model: mock/hang, ttft_timeout: 100ms }, { model: mock/ok }] }
-  - { name: cut, commit_policy: fail, targets: [{ model: mock/cut }] }
-`,
-  );
-  const floor = await start([join(HERE, "floor-proxy.ts"), "0"], { UPSTREAM: upstream });
-  const detour = await startDetour(config);
-  const columns: [string, Proc][] = [
-    ["direct", mock],
-    ["floor", floor],
-    ["detour", detour],
+  await writeFile(join(dir, "detour.yaml"), detourConfig(upstream, false));
+  await writeFile(join(dir, "detour-breakers.yaml"), detourConfig(upstream, true));
+  const results: Results = {};
+  const main = join(HERE, "../src/main.ts");
+  const columns: [string, () => Promise<Proc>, (p: Proc) => Column][] = [
+    ["direct", async () => mock, (p) => ({ name: "direct", port: p.port, call: plain })],
+    ["floor", () => startPrinting([join(HERE, "floor-proxy.ts"), "0"], { UPSTREAM: upstream }), (p) => ({ name: "floor", port: p.port, call: plain })],
+    [
+      "portkey",
+      () => startPolling((port) => [join(HERE, "../node_modules/@portkey-ai/gateway/build/start-server.js"), `--port=${port}`, "--headless"], "/"),
+      (p) => ({ name: "portkey", port: p.port, call: portkeyCall(upstream) }),
+    ],
+    ["detour", () => startPolling((port) => [main, "--config", join(dir, "detour.yaml"), "--port", String(port), "--host", "127.0.0.1"], "/readyz"), (p) => ({ name: "detour", port: p.port, call: plain })],
   ];
-  const results: Record<string, Record<string, number | string>> = {};
-  for (const [name, p] of columns) {
-    const idle = await procStats(p.child.pid!);
-    await sequential(p.port, "ok", 200); // warm-up
-    const seq = await sequential(p.port, "ok", SEQUENTIAL);
-    const streamed = await sequential(p.port, "ok", Math.floor(SEQUENTIAL / 2), true);
-    const before = await procStats(p.child.pid!);
-    const served = await load(p.port, LOAD_MS);
-    const after = await procStats(p.child.pid!);
-    const r: Record<string, number | string> = {
-      p50_ms: pct(seq.total, 50),
-      p99_ms: pct(seq.total, 99),
-      ttft_p50_ms: pct(streamed.ttft, 50),
-      rps_50_conns: served / (LOAD_MS / 1000),
-      cpu_us_per_req: ((after.cpuS - before.cpuS) / served) * 1e6,
-      rss_idle_mb: idle.rssMb,
-      rss_peak_mb: after.hwmMb,
-    };
-    if (name !== "direct") {
-      const ok = await sequential(p.port, "ok", 300);
-      // The floor has no latency threshold: against a hanging upstream it hangs too.
-      for (const f of name === "floor" ? ["fail-503", "fail-429"] : ["fail-503", "fail-429", "hang"]) {
-        const failover = await sequential(p.port, f, f === "hang" ? 20 : 300);
-        r[`failover_${f}_ms`] = pct(failover.total, 50) - pct(ok.total, 50);
-      }
-      r["cut_stream"] = await cutStream(p.port);
+  for (const [name, start, column] of columns) {
+    const proc = await start();
+    try {
+      process.stderr.write(`bench: ${name}…\n`);
+      results[name] = await measure(column(proc), proc, name !== "direct");
+    } finally {
+      if (proc !== mock) await stop(proc);
     }
-    results[name] = r;
   }
-  const direct = results["direct"] as Record<string, number>;
-  for (const name of ["floor", "detour"]) {
-    const r = results[name] as Record<string, number>;
-    r["added_p50_ms"] = r["p50_ms"]! - direct["p50_ms"]!;
-    r["added_p99_ms"] = r["p99_ms"]! - direct["p99_ms"]!;
-    r["added_ttft_ms"] = r["ttft_p50_ms"]! - direct["ttft_p50_ms"]!;
+  // Open-breaker skip: a second Detour with breakers on; trip the failing target, then time the skip.
+  const breakers = await startPolling((port) => [main, "--config", join(dir, "detour-breakers.yaml"), "--port", String(port), "--host", "127.0.0.1"], "/readyz");
+  try {
+    const col: Column = { name: "detour", port: breakers.port, call: plain };
+    await sequential(col, "open-breaker", 50);
+    results["detour"]!["breaker_skip_ms"] = await beyondHealthy(col, "open-breaker", 500);
+  } finally {
+    await stop(breakers);
   }
-  for (const [, p] of columns) p.child.kill("SIGTERM");
+  await stop(mock);
 
-  const rows: [string, string][] = [
-    ["added latency p50, sequential (ms)", "added_p50_ms"],
-    ["added latency p99, sequential (ms)", "added_p99_ms"],
-    ["added TTFT p50, streamed (ms)", "added_ttft_ms"],
-    [`throughput, ${CONNECTIONS} connections (req/s)`, "rps_50_conns"],
-    ["gateway CPU per request (µs)", "cpu_us_per_req"],
-    ["RSS idle (MB)", "rss_idle_mb"],
-    ["RSS peak (MB)", "rss_peak_mb"],
-    ["failover beyond healthy, 503 (ms)", "failover_fail-503_ms"],
-    ["failover beyond healthy, 429 (ms)", "failover_fail-429_ms"],
-    ["failover beyond healthy, hang + 100 ms TTFT threshold (ms)", "failover_hang_ms"],
-    ["what a client sees when the upstream cuts a stream", "cut_stream"],
-  ];
-  const fmt = (v: number | string | undefined) => (v === undefined ? "—" : typeof v === "number" ? (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(2)) : v);
-  const table = [
-    `| metric | floor proxy | Detour |`,
-    `| --- | --- | --- |`,
-    ...rows.map(([label, key]) => `| ${label} | ${fmt(results["floor"]?.[key])} | ${fmt(results["detour"]?.[key])} |`),
-    `| (direct-to-mock baseline: p50 ${fmt(direct["p50_ms"])} ms, ${fmt(direct["rps_50_conns"])} req/s) | | |`,
-  ].join("\n");
-  console.log(table);
+  const direct = results["direct"]!;
+  for (const name of ["floor", "portkey", "detour"]) {
+    const r = results[name]!;
+    for (const [k, from] of [["added_p50_ms", "p50_ms"], ["added_p99_ms", "p99_ms"], ["added_rate_p50_ms", "rate_p50_ms"], ["added_rate_p99_ms", "rate_p99_ms"], ["added_ttft_ms", "ttft_p50_ms"]] as const) {
+      r[k] = (r[from] as number) - (direct[from] as number);
+    }
+  }
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? "?"}, Node ${process.version}`;
+  console.log(table(results, ROWS, { machine, date: new Date().toISOString().slice(0, 10), connections: CONNECTIONS, rate: RATE, streams: STREAMS }));
   await mkdir(join(HERE, "results"), { recursive: true });
-  await writeFile(join(HERE, "results", "latest.json"), JSON.stringify({ date: new Date().toISOString(), sequential: SEQUENTIAL, load_ms: LOAD_MS, results }, null, 2));
+  await writeFile(join(HERE, "results", "latest.json"), JSON.stringify({ date: new Date().toISOString(), machine, sequential: N, load_ms: LOAD_MS, streams: STREAMS, results }, null, 2));
+  process.stderr.write(`bench: done in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
 }
 
 main().catch((e: unknown) => {

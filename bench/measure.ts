@@ -1,0 +1,180 @@
+/**
+ * The client side of the benchmark: each function drives one column (a
+ * server reachable on a port) and returns raw samples. Bounded loops only.
+ */
+import { Pool } from "undici";
+
+/** What a request is meant to exercise; each column maps it to its own route/config. */
+export type Scenario = "ok" | "fail-503" | "fail-429" | "hang" | "cut" | "drip" | "open-breaker";
+
+/** How to call one column. */
+export interface Column {
+  readonly name: string;
+  readonly port: number;
+  /** Path, headers and body for a scenario. */
+  call(scenario: Scenario, stream: boolean): { path: string; headers: Record<string, string>; body: string };
+}
+
+/** A chat body for `model`. */
+export const chatBody = (model: string, stream: boolean) => JSON.stringify({ model, stream, messages: [{ role: "user", content: "Say hello" }] });
+
+/** The p-th percentile (nearest rank). */
+export function pct(values: readonly number[], p: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
+}
+
+async function one(pool: Pool, col: Column, scenario: Scenario, stream: boolean, t0: number, signal?: AbortSignal): Promise<{ status: number; total: number; ttft: number }> {
+  const { path, headers, body } = col.call(scenario, stream);
+  const res = await pool.request({ path, method: "POST", headers: { "content-type": "application/json", ...headers }, body, ...(signal ? { signal } : {}) });
+  let ttft = NaN;
+  for await (const c of res.body) {
+    if (Number.isNaN(ttft) && (!stream || String(c).includes('"content":"word'))) ttft = performance.now() - t0;
+  }
+  return { status: res.statusCode, total: performance.now() - t0, ttft };
+}
+
+/** `n` requests one after another on one keep-alive connection. */
+export async function sequential(col: Column, scenario: Scenario, n: number, stream = false): Promise<{ total: number[]; ttft: number[]; failed: number }> {
+  const pool = new Pool(`http://127.0.0.1:${col.port}`, { connections: 1, headersTimeout: 10_000, bodyTimeout: 10_000 });
+  const total: number[] = [];
+  const ttft: number[] = [];
+  let failed = 0;
+  try {
+    for (let i = 0; i < n; i++) {
+      const r = await one(pool, col, scenario, stream, performance.now());
+      if (r.status !== 200) failed++;
+      total.push(r.total);
+      ttft.push(r.ttft);
+    }
+  } finally {
+    await pool.close();
+  }
+  return { total, ttft, failed };
+}
+
+/**
+ * How much longer `scenario` takes than "ok", p50 against p50, with the two
+ * interleaved request by request so drift in the machine cancels out.
+ */
+export async function beyondHealthy(col: Column, scenario: Scenario, n: number): Promise<number | string> {
+  const pool = new Pool(`http://127.0.0.1:${col.port}`, { connections: 1, headersTimeout: 10_000, bodyTimeout: 10_000 });
+  const ok: number[] = [];
+  const other: number[] = [];
+  let failed = 0;
+  try {
+    for (let i = 0; i < n; i++) {
+      ok.push((await one(pool, col, "ok", false, performance.now())).total);
+      const r = await one(pool, col, scenario, false, performance.now());
+      if (r.status !== 200) failed++;
+      other.push(r.total);
+    }
+  } finally {
+    await pool.close();
+  }
+  return failed > 0 ? `${failed} of ${n} failed` : pct(other, 50) - pct(ok, 50);
+}
+
+/**
+ * An open-loop load at a fixed rate: request i is due at t0 + i/rate and its
+ * latency counts from then, so a stall shows up instead of slowing the load.
+ */
+export async function fixedRate(col: Column, rate: number, ms: number): Promise<{ total: number[]; failed: number }> {
+  const pool = new Pool(`http://127.0.0.1:${col.port}`, { connections: 64, headersTimeout: 10_000, bodyTimeout: 10_000 });
+  const n = Math.floor((rate * ms) / 1000);
+  const start = performance.now() + 20;
+  const total: number[] = [];
+  let failed = 0;
+  const runs: Promise<void>[] = [];
+  for (let i = 0; i < n; i++) {
+    const due = start + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    runs.push(
+      one(pool, col, "ok", false, due).then(
+        (r) => {
+          if (r.status !== 200) failed++;
+          total.push(r.total);
+        },
+        () => void failed++,
+      ),
+    );
+  }
+  await Promise.all(runs);
+  await pool.close();
+  return { total, failed };
+}
+
+/** As many requests as `connections` keep-alive connections carry in `ms`. */
+export async function closedLoop(col: Column, connections: number, ms: number, stream = false): Promise<{ ok: number; failed: number }> {
+  const pool = new Pool(`http://127.0.0.1:${col.port}`, { connections, headersTimeout: 10_000, bodyTimeout: 10_000 });
+  let ok = 0;
+  let failed = 0;
+  const end = performance.now() + ms;
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (performance.now() < end) {
+        const r = await one(pool, col, "ok", stream, performance.now()).catch(() => ({ status: 0 }));
+        if (r.status === 200) ok++;
+        else failed++;
+      }
+    }),
+  );
+  await pool.close();
+  return { ok, failed };
+}
+
+/**
+ * Opens `n` slow streams and resolves once every one has delivered its first
+ * word, with a function that closes them all.
+ */
+export async function openStreams(col: Column, n: number): Promise<{ opened: number; close: () => Promise<void> }> {
+  const pool = new Pool(`http://127.0.0.1:${col.port}`, { connections: n });
+  const ctl = new AbortController();
+  let opened = 0;
+  const firsts: Promise<void>[] = [];
+  const bodies: Promise<void>[] = [];
+  for (let i = 0; i < n; i++) {
+    const { path, headers, body } = col.call("drip", true);
+    firsts.push(
+      new Promise<void>((resolve) => {
+        const run = pool.request({ path, method: "POST", headers: { "content-type": "application/json", ...headers }, body, signal: ctl.signal }).then(async (res) => {
+          let first = true;
+          for await (const c of res.body) {
+            if (first && String(c).includes('"content":"word')) {
+              first = false;
+              opened++;
+              resolve();
+            }
+          }
+          resolve();
+        });
+        bodies.push(run.catch(() => resolve()));
+      }),
+    );
+  }
+  await Promise.race([Promise.all(firsts), new Promise((r) => setTimeout(r, 20_000))]);
+  return {
+    opened,
+    close: async () => {
+      ctl.abort();
+      await Promise.allSettled(bodies);
+      await pool.destroy();
+    },
+  };
+}
+
+/** What a client sees when the upstream cuts a stream half-way. */
+export async function cutStream(col: Column): Promise<string> {
+  const { path, headers, body } = col.call("cut", true);
+  try {
+    const res = await fetch(`http://127.0.0.1:${col.port}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
+    const text = await res.text();
+    if (res.status !== 200) return `HTTP ${res.status} before the stream started`;
+    if (text.includes("event: error") || /"error"\s*:/.test(text)) return "an error event in the stream";
+    if (text.includes("[DONE]")) return "a clean end ([DONE]): the cut is hidden";
+    return "the stream stops without [DONE] or an error";
+  } catch {
+    return "the connection is reset (no error message)";
+  }
+}

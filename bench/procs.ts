@@ -1,0 +1,67 @@
+/**
+ * Child processes for the benchmark: start one, find its port, read its CPU
+ * time and memory from /proc.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { readFile } from "node:fs/promises";
+import net from "node:net";
+import { createInterface } from "node:readline";
+
+/** A started server. */
+export interface Proc {
+  readonly child: ChildProcess;
+  readonly port: number;
+}
+
+/** Starts `node <args>`, which prints `{"port":N}` on stdout when it listens. */
+export async function startPrinting(args: string[], env: Record<string, string> = {}): Promise<Proc> {
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...env } });
+  for await (const line of createInterface({ input: child.stdout! })) {
+    const m = /"port":(\d+)/.exec(line);
+    if (m) {
+      child.stdout!.resume();
+      return { child, port: Number(m[1]) };
+    }
+  }
+  throw new Error(`${args.join(" ")} did not start`);
+}
+
+/** A port that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  const probe = net.createServer().listen(0, "127.0.0.1");
+  await once(probe, "listening");
+  const port = (probe.address() as net.AddressInfo).port;
+  probe.close();
+  return port;
+}
+
+/** Starts `node <args…> <port>` style servers that print nothing, and waits until `readyPath` answers. */
+export async function startPolling(args: (port: number) => string[], readyPath: string, env: Record<string, string> = {}): Promise<Proc> {
+  const port = await freePort();
+  const child = spawn(process.execPath, args(port), { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, ...env } });
+  for (let i = 0; i < 300; i++) {
+    const ok = await fetch(`http://127.0.0.1:${port}${readyPath}`).then((r) => r.status < 500, () => false);
+    if (ok) return { child, port };
+    if (child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill();
+  throw new Error(`${args(port).join(" ")} did not become ready`);
+}
+
+/** CPU seconds used, current RSS and peak RSS (MB) of a process. */
+export async function procStats(pid: number): Promise<{ cpuS: number; rssMb: number; hwmMb: number }> {
+  const stat = (await readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1]?.split(" ") ?? [];
+  const ticks = Number(stat[11]) + Number(stat[12]);
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return { cpuS: ticks / 100, rssMb: kb("VmRSS") / 1024, hwmMb: kb("VmHWM") / 1024 };
+}
+
+/** Stops a process and waits for it to exit. */
+export async function stop(p: Proc): Promise<void> {
+  if (p.child.exitCode !== null) return;
+  p.child.kill("SIGKILL");
+  await once(p.child, "exit");
+}

@@ -1,0 +1,67 @@
+/**
+ * The benchmark's fixed parts: Detour's configs for the run, the rows of the
+ * table with their targets, and the markdown rendering.
+ */
+
+/** Figures per column. */
+export type Results = Record<string, Record<string, number | string>>;
+
+/** Detour's config on the mock: one route per scenario, breakers on or off. */
+export function detourConfig(upstream: string, breakers: boolean): string {
+  return `auto_providers: false
+telemetry: { log_level: warn }
+breaker: ${breakers ? "{ volume_threshold: 5, reset_timeout: 10m }" : "{ disabled: true }"}
+providers:
+  - { name: mock, openai: { base_url: "${upstream}/v1", stream_usage: false } }
+  - { name: bad, openai: { base_url: "${upstream}/v1", stream_usage: false } }
+routes:
+  - { name: ok, targets: [{ model: mock/ok }] }
+  - { name: drip, targets: [{ model: mock/drip }] }
+  - { name: fail-503, targets: [{ model: mock/fail-503 }, { model: mock/ok }] }
+  - { name: fail-429, targets: [{ model: mock/fail-429 }, { model: mock/ok }] }
+  - { name: hang, targets: [{ model: mock/hang, ttft_timeout: 100ms }, { model: mock/ok }] }
+  - { name: cut, commit_policy: fail, targets: [{ model: mock/cut }] }
+  - { name: open-breaker, targets: [{ model: bad/fail-503 }, { model: mock/ok }] }
+`;
+}
+
+/** A row: label, key in the results, and the target for Detour (shown in the last column). */
+export const ROWS: readonly (readonly [string, string, string])[] = [
+  ["added latency p50, sequential (ms)", "added_p50_ms", "≤ 0.45"],
+  ["added latency p99, sequential (ms)", "added_p99_ms", ""],
+  ["added latency p50 at 500 req/s (ms)", "added_rate_p50_ms", "≤ 0.45"],
+  ["added latency p99 at 500 req/s (ms)", "added_rate_p99_ms", "≤ 3"],
+  ["throughput, 50 connections (req/s)", "rps", "≥ 6,000"],
+  ["gateway CPU per request (µs)", "cpu_us_per_req", "≤ 160"],
+  ["streamed completions per second, 50 connections", "streams_per_s", ""],
+  ["added TTFT p50, streamed (ms)", "added_ttft_ms", "≤ 0.6"],
+  ["memory per open stream, 1,000 slow streams (KB)", "kb_per_stream", "≤ 40"],
+  ["RSS idle (MB)", "rss_idle_mb", "≤ 60"],
+  ["RSS peak (MB)", "rss_peak_mb", "≤ 120"],
+  ["failover beyond healthy, 503 (ms)", "failover_fail-503_ms", "≤ 0.5"],
+  ["failover beyond healthy, 429 (ms)", "failover_fail-429_ms", "≤ 0.5"],
+  ["failover beyond healthy, hang with a 100 ms threshold (ms)", "failover_hang_ms", "100 + ≤ 0.5"],
+  ["open-breaker skip (ms)", "breaker_skip_ms", "≤ 0.1"],
+  ["requests that failed during the run", "failed", "0"],
+  ["what a client sees when the upstream cuts a stream", "cut_stream", "never silent"],
+];
+
+function fmt(v: number | string | undefined): string {
+  if (v === undefined) return "—";
+  if (typeof v === "string") return v;
+  if (!Number.isFinite(v)) return "—";
+  return Math.abs(v) >= 100 ? Math.round(v).toLocaleString("en-US") : v.toFixed(2);
+}
+
+/** The markdown table, with the run's facts under it. */
+export function table(results: Results, rows: typeof ROWS, facts: { machine: string; date: string; connections: number; rate: number; streams: number }): string {
+  const d = results["direct"] ?? {};
+  return [
+    "| metric | floor proxy | Portkey 1.15.2 | Detour | Detour target |",
+    "| --- | --: | --: | --: | --: |",
+    ...rows.map(([label, key, target]) => `| ${label} | ${fmt(results["floor"]?.[key])} | ${fmt(results["portkey"]?.[key])} | ${fmt(results["detour"]?.[key])} | ${target} |`),
+    "",
+    `Direct to the mock (the baseline the "added" rows subtract): p50 ${fmt(d["p50_ms"])} ms, p99 ${fmt(d["p99_ms"])} ms, TTFT p50 ${fmt(d["ttft_p50_ms"])} ms, ${fmt(d["rps"])} req/s at ${facts.connections} connections.`,
+    `${facts.date}, ${facts.machine}; \`npm run bench\`.`,
+  ].join("\n");
+}
