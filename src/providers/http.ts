@@ -49,7 +49,7 @@ export function createUpstreamHttp(config: UpstreamConfig | undefined): Upstream
         return {
           status: res.statusCode,
           headers: res.headers,
-          body: res.body,
+          body: { [Symbol.asyncIterator]: () => keepAliveIterator(res.body) },
           async text(limit = 64 * 1024) {
             let out = "";
             let size = 0;
@@ -68,6 +68,26 @@ export function createUpstreamHttp(config: UpstreamConfig | undefined): Upstream
     },
     close: () => agent.close(),
   };
+}
+
+type Body = Awaited<ReturnType<typeof request>>["body"];
+
+/**
+ * Iterates a body without destroying it when the consumer stops early (an
+ * SSE stream read up to "[DONE]" but not to its end, say): destroying it
+ * would cost an AbortError with a stack trace and close the pooled
+ * connection. The rest is read off in the background instead, a little and
+ * briefly, so the connection returns to the pool; more than that and it is
+ * closed after all.
+ */
+async function* keepAliveIterator(body: Body): AsyncGenerator<Uint8Array> {
+  let ended = false;
+  try {
+    for await (const chunk of body.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>) yield chunk;
+    ended = true;
+  } finally {
+    if (!ended && !body.destroyed) void body.dump({ limit: 64 * 1024, signal: AbortSignal.timeout(1_000) }).catch(() => undefined);
+  }
 }
 
 /**
