@@ -50,6 +50,8 @@ export interface AttemptContext {
   readonly hedged?: boolean;
   /** The attempt span's context, for propagation upstream. */
   readonly trace?: Context;
+  /** The caller wants the whole answer at once (a unary call), not events as they come. */
+  readonly buffered?: boolean;
   readonly now: () => number;
 }
 
@@ -123,6 +125,10 @@ export async function* runAttempt(run: AttemptRun, ctx: AttemptContext): AsyncGe
       deadline: end,
       requestId: ctx.requestId,
       trace: ctx.trace,
+      // Only a threshold on the first token or the gaps needs the answer as
+      // it comes; otherwise a unary call takes the vendor's whole JSON answer,
+      // which is far cheaper to carry than dozens of SSE chunks.
+      stream: !ctx.buffered || ctx.hedged === true || target.ttftTimeoutMs > 0 || target.interTokenTimeoutMs > 0,
     });
     for await (const ev of events) {
       if (ctl.signal.aborted) throw ctl.signal.reason;

@@ -187,9 +187,10 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
         next = targets[ti + 1];
       };
       let announced = false;
+      let ended = false;
       try {
         if (!provider) throw new GatewayError("UNKNOWN_MODEL", `no provider named "${target.ref.provider}"`, { hop: target.ref });
-        const ctx = { provider, request: requestFor(ongoing, target), requestId: input.requestId, signal: input.signal, deadline: input.deadline, sliceEnd, now: deps.now, trace: trace.setSpan(input.trace, span) };
+        const ctx = { provider, request: requestFor(ongoing, target), requestId: input.requestId, signal: input.signal, deadline: input.deadline, sliceEnd, now: deps.now, trace: trace.setSpan(input.trace, span), buffered: input.buffered };
         const rival = next;
         const hedge = retry === 0 && plan.hedging && target.ttftTimeoutMs > 0 && rival !== undefined;
         const source: AsyncIterable<ProviderEvent> = hedge
@@ -229,7 +230,9 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
             yield gev;
           }
         }
+        ended = true;
       } catch (e) {
+        ended = true;
         follow();
         const failure = run.failure ?? (e instanceof GatewayError ? e : new GatewayError("INTERNAL", "internal error", { cause: e }));
         run.failure = failure;
@@ -280,6 +283,14 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
         record(run, span, outcome, Decision.FALLBACK, cost);
         yield resumeOn(next);
         break;
+      } finally {
+        // The consumer stopped reading mid-attempt (its caller went away):
+        // the breaker admission still ends, or a half-open breaker would
+        // wait for this probe forever.
+        if (!ended) {
+          follow();
+          ticket.settle(new GatewayError("CANCELLED", "the caller stopped reading"));
+        }
       }
       follow();
       ticket.settle();

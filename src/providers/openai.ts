@@ -60,7 +60,7 @@ export function createOpenAIProvider(pc: ProviderConfig, cfg: OpenAiProvider, de
 
   async function* stream(call: ProviderCall): AsyncGenerator<ProviderEvent> {
     const hop = create(TargetRefSchema, { provider: name, model: call.model });
-    const streaming = catalog.describe(call.model)?.capabilities.streaming ?? true;
+    const streaming = call.stream !== false && (catalog.describe(call.model)?.capabilities.streaming ?? true);
     const { url, model } = target(call.model);
     const extra = obj(call.request.providerOptions[name]);
     const res = await postOrThrow({

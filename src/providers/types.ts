@@ -40,6 +40,12 @@ export interface ProviderCall {
   readonly requestId: string;
   /** The attempt span's context, propagated upstream as traceparent. */
   readonly trace?: Context | undefined;
+  /**
+   * False when nobody needs the answer as it comes (a unary call with no
+   * latency threshold): an adapter may then ask for a whole, unstreamed
+   * answer. Undefined means stream.
+   */
+  readonly stream?: boolean;
 }
 
 /** What the catalog knows of a model. */
