@@ -13,6 +13,7 @@ import { createProviders, type ProviderDeps, type Providers } from "./providers/
 import { connectRoutes, SERVICES } from "./server/connect-routes.ts";
 import { createHealthState, type HealthState } from "./server/health.ts";
 import { httpRoutes } from "./server/http-routes.ts";
+import { dashboardRoutes } from "./server/dashboard.ts";
 import { createListener } from "./server/listener.ts";
 import { authInterceptor } from "./server/auth-interceptor.ts";
 import { createAuth, swappableAuth, type Auth } from "./server/auth.ts";
@@ -117,7 +118,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): App {
   let draining = false;
   const openai = openaiHandler({ gateway, auth, maxBodyBytes: maxBytes, stats, budgets });
   const listener = createListener(
-    httpRoutes({ connect, openai, health, draining: () => draining, ...(deps.telemetry ? { metrics: deps.telemetry.metricsHandler } : {}) }),
+    httpRoutes({ connect, openai, health, draining: () => draining, dashboard: dashboardRoutes({ enabled: () => active.server?.dashboard === true }), ...(deps.telemetry ? { metrics: deps.telemetry.metricsHandler } : {}) }),
   );
 
   return {

@@ -2,18 +2,21 @@
  * The command line: flags, config, start, signals — nothing else.
  */
 import { parseArgs } from "node:util";
+import { create } from "@bufbuild/protobuf";
+import { ServerConfigSchema, type Config } from "../gen/detour/v1/config_pb.js";
 import { buildApp } from "./app.ts";
 import { watch } from "node:fs";
 import { ConfigError, loadConfigFile } from "./config/load.ts";
 import { resolveConfig } from "./config/source.ts";
 import { startTelemetry } from "./telemetry/sdk.ts";
 
-const USAGE = `Usage: detour [--config FILE] [--port N] [--host ADDR]
+const USAGE = `Usage: detour [--config FILE] [--port N] [--host ADDR] [--dashboard]
        detour check --route NAME [--request FILE]   (see detour check --help)
 
   --config FILE   YAML config (env DETOUR_CONFIG); default: the built-in simulated config
   --port N        listen port (env PORT); default: the config's, else 8080
   --host ADDR     listen address (env HOST); default: the config's, else 0.0.0.0
+  --dashboard     serve the dashboard at /dashboard (as server.dashboard: true does)
   --help          show this help`;
 
 function fail(message: string): never {
@@ -29,6 +32,7 @@ async function main(): Promise<void> {
         config: { type: "string" },
         port: { type: "string" },
         host: { type: "string" },
+        dashboard: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -52,6 +56,12 @@ async function main(): Promise<void> {
     if (e instanceof ConfigError) fail(e.message);
     throw e;
   }
+  // The flag holds across reloads: each loaded config gets it again.
+  const withFlags = (config: Config): Config => {
+    if (values.dashboard) (config.server ??= create(ServerConfigSchema)).dashboard = true;
+    return config;
+  };
+  withFlags(loaded.config);
   const telemetry = await startTelemetry();
   const app = buildApp(loaded.config, { telemetry });
   const addr = await app.listen(port, values.host ?? (process.env["HOST"] || undefined));
@@ -65,11 +75,12 @@ async function main(): Promise<void> {
     { address: addr.address, port: addr.port, config: loaded.builtin ? "built-in (simulated models)" : loaded.path, routes },
     `Detour listening on http://${addr.address}:${addr.port}`,
   );
+  if (loaded.config.server?.dashboard) app.logger.info(`Dashboard: http://${addr.address}:${addr.port}/dashboard`);
   // Hot reload: SIGHUP, or the file changing (debounced). A bad file is refused
   // with a logged error and the old config keeps serving.
   const reload = async (why: string) => {
     try {
-      app.reload(await loadConfigFile(loaded.path));
+      app.reload(withFlags(await loadConfigFile(loaded.path)));
     } catch (e) {
       app.logger.error({ why, error: e instanceof Error ? e.message : String(e) }, "config reload refused; the old config stays");
     }

@@ -13,7 +13,7 @@
  */
 import type { EventEmitter } from "node:events";
 import { create } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import CircuitBreaker from "opossum";
 import { BreakerState, BreakerStatusSchema, type BreakerStatus } from "../../gen/detour/v1/admin_pb.js";
 import type { BreakerConfig } from "../../gen/detour/v1/config_pb.js";
@@ -72,6 +72,8 @@ export function countsAgainstBreaker(e: GatewayError): boolean {
 interface Entry {
   readonly ref: TargetRef;
   readonly breaker: CircuitBreaker;
+  /** When it last opened, for the admin view. */
+  openedAt?: number;
 }
 
 const noop = () => undefined;
@@ -92,6 +94,8 @@ export function createBreakers(config: BreakerConfig | undefined): Breakers {
   const disabled = config?.disabled ?? false;
   const windowMs = durationOr(config?.window ?? "", 10_000);
   const resetMs = durationOr(config?.resetTimeout ?? "", 30_000);
+  const volumeThreshold = config?.volumeThreshold || 5;
+  const errorThresholdPercent = config?.errorThresholdPercent || 50;
 
   const entry = (provider: string, model: string): Entry => {
     const key = `${provider}/${model}`;
@@ -103,14 +107,15 @@ export function createBreakers(config: BreakerConfig | undefined): Breakers {
         timeout: false,
         rollingCountTimeout: windowMs,
         rollingCountBuckets: 10,
-        volumeThreshold: config?.volumeThreshold || 5,
-        errorThresholdPercentage: config?.errorThresholdPercent || 50,
+        volumeThreshold,
+        errorThresholdPercentage: errorThresholdPercent,
         resetTimeout: resetMs,
         enabled: !disabled,
       });
       breaker.on("failure", noop);
-      e = { ref: { $typeName: "detour.v1.TargetRef", provider, model }, breaker };
-      entries.set(key, e);
+      const created: Entry = { ref: { $typeName: "detour.v1.TargetRef", provider, model }, breaker };
+      breaker.on("open", () => (created.openedAt = Date.now()));
+      entries.set(key, (e = created));
     }
     return e;
   };
@@ -147,17 +152,22 @@ export function createBreakers(config: BreakerConfig | undefined): Breakers {
       return states.includes(BreakerState.OPEN) ? BreakerState.OPEN : states.includes(BreakerState.HALF_OPEN) ? BreakerState.HALF_OPEN : BreakerState.CLOSED;
     },
     list() {
-      return [...entries.values()].map(({ ref, breaker }) => {
-        const json = breaker.toJSON() as unknown as { state: { lastTimerAt?: number } };
+      return [...entries.values()].map(({ ref, breaker, openedAt }) => {
         const stats = breaker.stats;
         const state = stateOf(breaker);
-        const opened = json.state.lastTimerAt;
+        // Not opossum's state.lastTimerAt: it is set when the breaker is built, not when it opens.
         return create(BreakerStatusSchema, {
           target: ref,
           state,
-          ...(state === BreakerState.OPEN && opened ? { nextProbeTime: timestampFromMs(opened + resetMs) } : {}),
+          ...(state === BreakerState.OPEN && openedAt ? { nextProbeTime: timestampFromMs(openedAt + resetMs) } : {}),
           windowCalls: stats.fires,
           windowFailures: stats.failures,
+          window: durationFromMs(windowMs),
+          volumeThreshold,
+          errorThresholdPercent,
+          resetTimeout: durationFromMs(resetMs),
+          disabled,
+          ...(openedAt ? { lastOpenTime: timestampFromMs(openedAt) } : {}),
         });
       });
     },

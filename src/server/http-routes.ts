@@ -16,6 +16,8 @@ export interface HttpRoutesDeps {
   readonly health: HealthState;
   /** Serves Prometheus metrics at /metrics, when telemetry is on. */
   readonly metrics?: (req: IncomingMessage, res: ServerResponse) => void;
+  /** The dashboard's page and files; returns false for paths it does not serve. */
+  readonly dashboard?: (req: Parameters<NodeHandler>[0], res: Parameters<NodeHandler>[1], path: string) => boolean;
   readonly draining: () => boolean;
 }
 
@@ -41,6 +43,7 @@ export function httpRoutes(deps: HttpRoutesDeps): NodeHandler {
         return json(res, ready ? 200 : 503, { status: ready ? "ready" : "draining" });
       }
     }
+    if (path.startsWith("/dashboard") && deps.dashboard?.(req, res, path)) return;
     if (path.startsWith("/v1/") && deps.openai(req, res, path)) return;
     deps.connect(req, res);
   };

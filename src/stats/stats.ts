@@ -2,27 +2,37 @@
  * Fallback analytics over a sliding window: per route, the requests each
  * target served, how many a fallback saved and by which model, failures by
  * reason, latency and TTFT percentiles, and cost. Kept in one-minute buckets;
- * percentiles come from a bounded sample per target and bucket.
+ * percentiles come from a bounded sample per target and bucket. Alongside:
+ * attempts per target in five-second steps, for charts, and a ring of the
+ * last requests with their attempts trails.
  */
 import { create } from "@bufbuild/protobuf";
-import { durationFromMs, durationMs } from "@bufbuild/protobuf/wkt";
-import { GetStatsResponseSchema, type GetStatsResponse } from "../../gen/detour/v1/admin_pb.js";
+import { durationFromMs, durationMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { GetStatsResponseSchema, type GetStatsResponse, type RecentRequest } from "../../gen/detour/v1/admin_pb.js";
 import { AttemptOutcome, Decision, type TargetRef } from "../../gen/detour/v1/result_pb.js";
 import type { GatewayObserver, RequestRecord } from "../gateway/observer.ts";
+import { createRecentRequests } from "./recent.ts";
+import { savedByFallback } from "./saved.ts";
+import { createSeries } from "./series.ts";
 
 const BUCKET_MS = 60_000;
 const SAMPLES = 512;
+const SERIES_STEP_MS = 5_000;
+/** How many requests the recent-requests ring keeps. */
+export const RECENT_CAPACITY = 200;
 
 interface TargetAgg {
   ref: TargetRef;
   served: number;
   saved: number;
   failed: number;
+  skipped: number;
   latency: number[];
   ttft: number[];
   input: number;
   output: number;
   cost: number;
+  wasted: number;
 }
 
 interface RouteAgg {
@@ -37,9 +47,11 @@ interface RouteAgg {
   wasted: number;
 }
 
-/** The statistics store: an observer plus a query. */
+/** The statistics store: an observer plus its queries. */
 export interface Stats extends GatewayObserver {
   get(route?: string): GetStatsResponse;
+  /** The last requests, newest first, at most `limit`. */
+  recent(route: string | undefined, limit: number): RecentRequest[];
 }
 
 function sample(list: number[], v: number): void {
@@ -56,6 +68,8 @@ function percentile(values: number[], p: number): number {
 /** Creates the statistics store for a window (default 15 minutes). */
 export function createStats(windowMs = 15 * 60_000, now: () => number = Date.now): Stats {
   const buckets = new Map<number, Map<string, RouteAgg>>();
+  const series = createSeries(windowMs, SERIES_STEP_MS, now);
+  const recent = createRecentRequests(RECENT_CAPACITY);
   const bucketOf = (t: number) => Math.floor(t / BUCKET_MS);
   const prune = () => {
     const oldest = bucketOf(now() - windowMs);
@@ -73,19 +87,23 @@ export function createStats(windowMs = 15 * 60_000, now: () => number = Date.now
     const key = `${ref.provider}/${ref.model}`;
     let t = r.targets.get(key);
     if (!t) {
-      t = { ref, served: 0, saved: 0, failed: 0, latency: [], ttft: [], input: 0, output: 0, cost: 0 };
+      t = { ref, served: 0, saved: 0, failed: 0, skipped: 0, latency: [], ttft: [], input: 0, output: 0, cost: 0, wasted: 0 };
       r.targets.set(key, t);
     }
     return t;
   };
 
   return {
+    recent: (route, limit) => recent.list(route, limit),
     onRequest(rec: RequestRecord) {
       prune();
       const k = bucketOf(rec.endedAt);
       let b = buckets.get(k);
       if (!b) buckets.set(k, (b = new Map()));
-      const r = routeAgg(b, rec.route || rec.model);
+      const key = rec.route || rec.model;
+      series.add(key, rec);
+      recent.add(key, rec);
+      const r = routeAgg(b, key);
       r.requests++;
       r.answer += rec.answerUsd;
       r.wasted += rec.wastedUsd;
@@ -103,9 +121,12 @@ export function createStats(windowMs = 15 * 60_000, now: () => number = Date.now
           }
         } else if (a.outcome === AttemptOutcome.FAILED) {
           t.failed++;
+        } else if (a.outcome === AttemptOutcome.SKIPPED) {
+          t.skipped++;
         }
         if (a.ttft) sample(t.ttft, durationMs(a.ttft));
         t.cost += a.costUsd;
+        if (a.outcome !== AttemptOutcome.SUCCEEDED) t.wasted += a.costUsd;
         if (a.reason && a.outcome !== AttemptOutcome.SUCCEEDED) r.failures.set(a.reason, (r.failures.get(a.reason) ?? 0) + 1);
         const next = rec.attempts[i + 1];
         if (a.decision === Decision.FALLBACK && next?.target) {
@@ -115,9 +136,7 @@ export function createStats(windowMs = 15 * 60_000, now: () => number = Date.now
           r.fallbacks.set(key, f);
         }
       });
-      // Saved: it succeeded only because a target other than the first answered.
-      const first = rec.attempts.find((a) => a.outcome !== AttemptOutcome.SKIPPED || a.reason === "BREAKER_OPEN");
-      if (rec.outcome === "ok" && rec.servedBy && first?.target && `${first.target.provider}/${first.target.model}` !== `${rec.servedBy.provider}/${rec.servedBy.model}`) {
+      if (rec.servedBy && savedByFallback(rec)) {
         r.saved++;
         targetAgg(r, rec.servedBy).saved++;
       }
@@ -146,16 +165,21 @@ export function createStats(windowMs = 15 * 60_000, now: () => number = Date.now
             g.served += t.served;
             g.saved += t.saved;
             g.failed += t.failed;
+            g.skipped += t.skipped;
             g.latency.push(...t.latency);
             g.ttft.push(...t.ttft);
             g.input += t.input;
             g.output += t.output;
             g.cost += t.cost;
+            g.wasted += t.wasted;
           }
         }
       }
+      const steps = series.snapshot();
       return create(GetStatsResponseSchema, {
         window: durationFromMs(windowMs),
+        seriesStart: timestampFromMs(steps.startMs),
+        seriesStep: durationFromMs(steps.stepMs),
         routes: [...merged].map(([name, r]) => ({
           route: name,
           requests: BigInt(r.requests),
@@ -173,10 +197,14 @@ export function createStats(windowMs = 15 * 60_000, now: () => number = Date.now
             ttftP95: durationFromMs(percentile(t.ttft, 95)),
             usage: { inputTokens: t.input, outputTokens: t.output, totalTokens: t.input + t.output },
             costUsd: t.cost,
+            wastedUsd: t.wasted,
+            skipped: BigInt(t.skipped),
           })),
           fallbacks: [...r.fallbacks.values()].map((f) => ({ from: f.from, to: f.to, reason: f.reason, count: BigInt(f.count) })),
           failuresByReason: Object.fromEntries([...r.failures].map(([k, v]) => [k, BigInt(v)])),
           cost: { answerUsd: r.answer, wastedUsd: r.wasted, totalUsd: r.answer + r.wasted },
+          series: steps.routes.get(name) ?? [],
+          fallbackCount: BigInt([...r.fallbacks.values()].reduce((n, f) => n + f.count, 0)),
         })),
       });
     },

@@ -7,7 +7,7 @@ import type { Message } from "@bufbuild/protobuf";
 import type { RouteSummary } from "./gateway_pb.js";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import type { CommitPolicy } from "./chat_pb.js";
-import type { Cost, TargetRef, Usage } from "./result_pb.js";
+import type { Attempt, Cost, TargetRef, Usage } from "./result_pb.js";
 
 /**
  * Describes the file detour/v1/admin.proto.
@@ -171,6 +171,48 @@ export declare type BreakerStatus = Message<"detour.v1.BreakerStatus"> & {
    * @generated from field: uint32 window_failures = 5;
    */
   windowFailures: number;
+
+  /**
+   * The rolling window the counts cover.
+   *
+   * @generated from field: google.protobuf.Duration window = 6;
+   */
+  window?: Duration | undefined;
+
+  /**
+   * Calls in the window before the breaker may open.
+   *
+   * @generated from field: uint32 volume_threshold = 7;
+   */
+  volumeThreshold: number;
+
+  /**
+   * The failure percentage, at or above which the breaker opens.
+   *
+   * @generated from field: uint32 error_threshold_percent = 8;
+   */
+  errorThresholdPercent: number;
+
+  /**
+   * How long an open breaker waits before its probe.
+   *
+   * @generated from field: google.protobuf.Duration reset_timeout = 9;
+   */
+  resetTimeout?: Duration | undefined;
+
+  /**
+   * When the breaker last opened; unset if it never did.
+   *
+   * @generated from field: google.protobuf.Timestamp last_open_time = 10;
+   */
+  lastOpenTime?: Timestamp | undefined;
+
+  /**
+   * Breakers are turned off in the config: calls always flow.
+   *
+   * @generated from field: bool disabled = 11;
+   */
+  disabled: boolean;
 };
 
 /**
@@ -218,6 +260,20 @@ export declare type GetStatsResponse = Message<"detour.v1.GetStatsResponse"> & {
    * @generated from field: repeated detour.v1.RouteStats routes = 2;
    */
   routes: RouteStats[];
+
+  /**
+   * The start of the first step of every RouteStats.series.
+   *
+   * @generated from field: google.protobuf.Timestamp series_start = 3;
+   */
+  seriesStart?: Timestamp | undefined;
+
+  /**
+   * The length of one step of every RouteStats.series.
+   *
+   * @generated from field: google.protobuf.Duration series_step = 4;
+   */
+  seriesStep?: Duration | undefined;
 };
 
 /**
@@ -294,6 +350,21 @@ export declare type RouteStats = Message<"detour.v1.RouteStats"> & {
    * @generated from field: detour.v1.Cost cost = 9;
    */
   cost?: Cost | undefined;
+
+  /**
+   * Attempts per target over time, in steps of
+   * GetStatsResponse.series_step from GetStatsResponse.series_start.
+   *
+   * @generated from field: repeated detour.v1.TargetSeries series = 10;
+   */
+  series: TargetSeries[];
+
+  /**
+   * Fallbacks (hops from one target to the next), the sum of fallbacks.
+   *
+   * @generated from field: uint64 fallback_count = 11;
+   */
+  fallbackCount: bigint;
 };
 
 /**
@@ -301,6 +372,48 @@ export declare type RouteStats = Message<"detour.v1.RouteStats"> & {
  * Use `create(RouteStatsSchema)` to create a new message.
  */
 export declare const RouteStatsSchema: GenMessage<RouteStats>;
+
+/**
+ * One target's attempts over time; every list has one entry per step,
+ * oldest first, the last one still filling.
+ *
+ * @generated from message detour.v1.TargetSeries
+ */
+export declare type TargetSeries = Message<"detour.v1.TargetSeries"> & {
+  /**
+   * The target.
+   *
+   * @generated from field: detour.v1.TargetRef target = 1;
+   */
+  target?: TargetRef | undefined;
+
+  /**
+   * Attempts that answered.
+   *
+   * @generated from field: repeated uint32 served = 2;
+   */
+  served: number[];
+
+  /**
+   * Attempts that failed.
+   *
+   * @generated from field: repeated uint32 failed = 3;
+   */
+  failed: number[];
+
+  /**
+   * Attempts skipped without a call (breaker open, capability, budget).
+   *
+   * @generated from field: repeated uint32 skipped = 4;
+   */
+  skipped: number[];
+};
+
+/**
+ * Describes the message detour.v1.TargetSeries.
+ * Use `create(TargetSeriesSchema)` to create a new message.
+ */
+export declare const TargetSeriesSchema: GenMessage<TargetSeries>;
 
 /**
  * One target's figures over the window.
@@ -377,6 +490,20 @@ export declare type TargetStats = Message<"detour.v1.TargetStats"> & {
    * @generated from field: double cost_usd = 10;
    */
   costUsd: number;
+
+  /**
+   * The part of cost_usd spent on attempts that did not answer.
+   *
+   * @generated from field: double wasted_usd = 11;
+   */
+  wastedUsd: number;
+
+  /**
+   * Attempts skipped without a call (breaker open, capability, budget).
+   *
+   * @generated from field: uint64 skipped = 12;
+   */
+  skipped: bigint;
 };
 
 /**
@@ -425,6 +552,152 @@ export declare type FallbackCount = Message<"detour.v1.FallbackCount"> & {
  * Use `create(FallbackCountSchema)` to create a new message.
  */
 export declare const FallbackCountSchema: GenMessage<FallbackCount>;
+
+/**
+ * Asks for recent requests.
+ *
+ * @generated from message detour.v1.ListRecentRequestsRequest
+ */
+export declare type ListRecentRequestsRequest = Message<"detour.v1.ListRecentRequestsRequest"> & {
+  /**
+   * Only this route ("" for all).
+   *
+   * @generated from field: string route = 1;
+   */
+  route: string;
+
+  /**
+   * The most to return. Default 20; at most 200.
+   *
+   * @generated from field: uint32 limit = 2;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message detour.v1.ListRecentRequestsRequest.
+ * Use `create(ListRecentRequestsRequestSchema)` to create a new message.
+ */
+export declare const ListRecentRequestsRequestSchema: GenMessage<ListRecentRequestsRequest>;
+
+/**
+ * Recent requests, newest first.
+ *
+ * @generated from message detour.v1.ListRecentRequestsResponse
+ */
+export declare type ListRecentRequestsResponse = Message<"detour.v1.ListRecentRequestsResponse"> & {
+  /**
+   * The requests.
+   *
+   * @generated from field: repeated detour.v1.RecentRequest requests = 1;
+   */
+  requests: RecentRequest[];
+};
+
+/**
+ * Describes the message detour.v1.ListRecentRequestsResponse.
+ * Use `create(ListRecentRequestsResponseSchema)` to create a new message.
+ */
+export declare const ListRecentRequestsResponseSchema: GenMessage<ListRecentRequestsResponse>;
+
+/**
+ * One finished request as operators see it: where it went and what it cost,
+ * never its prompt or completion text.
+ *
+ * @generated from message detour.v1.RecentRequest
+ */
+export declare type RecentRequest = Message<"detour.v1.RecentRequest"> & {
+  /**
+   * The gateway's ID for the request.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The route that planned the chain ("" for a direct provider/model call).
+   *
+   * @generated from field: string route = 2;
+   */
+  route: string;
+
+  /**
+   * What the caller asked for: a route name or provider/model.
+   *
+   * @generated from field: string model = 3;
+   */
+  model: string;
+
+  /**
+   * True for a streaming call.
+   *
+   * @generated from field: bool streaming = 4;
+   */
+  streaming: boolean;
+
+  /**
+   * "ok", or the error's machine reason.
+   *
+   * @generated from field: string outcome = 5;
+   */
+  outcome: string;
+
+  /**
+   * The target that answered; unset when the request failed.
+   *
+   * @generated from field: detour.v1.TargetRef served_by = 6;
+   */
+  servedBy?: TargetRef | undefined;
+
+  /**
+   * Answered only because a fallback took over.
+   *
+   * @generated from field: bool saved_by_fallback = 7;
+   */
+  savedByFallback: boolean;
+
+  /**
+   * The hops tried, in order, as in CompleteResponse.attempts, with their
+   * messages left empty.
+   *
+   * @generated from field: repeated detour.v1.Attempt attempts = 8;
+   */
+  attempts: Attempt[];
+
+  /**
+   * From arrival to the end of the request.
+   *
+   * @generated from field: google.protobuf.Duration latency = 9;
+   */
+  latency?: Duration | undefined;
+
+  /**
+   * Cost of the answer and of wasted hops.
+   *
+   * @generated from field: detour.v1.Cost cost = 10;
+   */
+  cost?: Cost | undefined;
+
+  /**
+   * When the request ended.
+   *
+   * @generated from field: google.protobuf.Timestamp end_time = 11;
+   */
+  endTime?: Timestamp | undefined;
+
+  /**
+   * Tokens used by the answering attempt.
+   *
+   * @generated from field: detour.v1.Usage usage = 12;
+   */
+  usage?: Usage | undefined;
+};
+
+/**
+ * Describes the message detour.v1.RecentRequest.
+ * Use `create(RecentRequestSchema)` to create a new message.
+ */
+export declare const RecentRequestSchema: GenMessage<RecentRequest>;
 
 /**
  * A circuit breaker's state.
@@ -500,6 +773,17 @@ export declare const AdminService: GenService<{
     methodKind: "unary";
     input: typeof GetStatsRequestSchema;
     output: typeof GetStatsResponseSchema;
+  },
+  /**
+   * The most recent requests with their attempts trails (no prompt or
+   * completion text), newest first.
+   *
+   * @generated from rpc detour.v1.AdminService.ListRecentRequests
+   */
+  listRecentRequests: {
+    methodKind: "unary";
+    input: typeof ListRecentRequestsRequestSchema;
+    output: typeof ListRecentRequestsResponseSchema;
   },
 }>;
 
