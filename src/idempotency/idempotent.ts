@@ -42,16 +42,31 @@ export async function* idempotent(store: IdempotencyStore, req: CompleteRequest,
     }
     if (claim.kind === "owner") {
       const { lease } = claim;
+      let settled = false;
       try {
         for await (const ev of run(req)) {
           await lease.append(ev);
+          // Done is the last event, and a unary caller stops reading at it:
+          // the record is finished before Done is handed on, not after.
+          if (ev.event.case === "done") {
+            settled = true;
+            await lease.complete();
+          }
           yield ev;
         }
-        await lease.complete();
+        if (!settled) {
+          settled = true;
+          await lease.complete();
+        }
       } catch (e) {
         const err = toGatewayError(e);
+        settled = true;
         await (deterministic(err) ? lease.fail(err) : lease.release(err)).catch(() => undefined);
         throw err;
+      } finally {
+        // The caller stopped reading mid-execution: free the ID, so joiners
+        // and later repeats are not left following a record that never ends.
+        if (!settled) await lease.release(new GatewayError("CANCELLED", "the caller went away before the answer ended")).catch(() => undefined);
       }
       return;
     }
