@@ -8,16 +8,19 @@ import { Agent, request } from "undici";
 
 const upstream = process.env["UPSTREAM"] ?? "http://127.0.0.1:9000";
 const fallbacks: Record<string, string> = { "fail-503": "ok", "fail-429": "ok" };
-const agent = new Agent({ connections: 128, keepAliveTimeout: 60_000 });
+const agent = new Agent({ keepAliveTimeout: 60_000 });
 
 const server = http.createServer(async (req, res) => {
   res.on("error", () => undefined);
+  // A client that leaves ends the upstream call too.
+  const ctl = new AbortController();
+  res.on("close", () => ctl.abort());
   try {
     let body = "";
     for await (const c of req) body += c;
     const parsed = JSON.parse(body) as { model: string };
     for (let model: string | undefined = parsed.model; model; model = fallbacks[model]) {
-      const up = await request(`${upstream}/v1/chat/completions`, { method: "POST", dispatcher: agent, headers: { "content-type": "application/json" }, body: JSON.stringify({ ...parsed, model }) });
+      const up = await request(`${upstream}/v1/chat/completions`, { method: "POST", dispatcher: agent, headers: { "content-type": "application/json" }, body: JSON.stringify({ ...parsed, model }), signal: ctl.signal });
       if ((up.statusCode >= 500 || up.statusCode === 429) && fallbacks[model]) {
         await up.body.dump();
         continue;

@@ -12,7 +12,7 @@ export function detourConfig(upstream: string, breakers: boolean): string {
 telemetry: { log_level: warn }
 breaker: ${breakers ? "{ volume_threshold: 5, reset_timeout: 10m }" : "{ disabled: true }"}
 providers:
-  - { name: mock, openai: { base_url: "${upstream}/v1", stream_usage: false } }
+  - { name: mock, openai: { base_url: "${upstream}/v1", stream_usage: false }, upstream: { max_connections: 4096 } }
   - { name: bad, openai: { base_url: "${upstream}/v1", stream_usage: false } }
 routes:
   - { name: ok, targets: [{ model: mock/ok }] }
