@@ -14,7 +14,7 @@ import { once } from "node:events";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createRandom } from "./random.ts";
+import { seededRandom as createRandom } from "../src/providers/simulated.ts";
 
 /** What can go wrong with one upstream call. */
 export const FAULT_KINDS = [

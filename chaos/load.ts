@@ -8,7 +8,7 @@
  */
 import { Agent } from "undici";
 import { chaosCall, type Outcome } from "./client.ts";
-import { createRandom } from "./random.ts";
+import { seededRandom as createRandom } from "../src/providers/simulated.ts";
 
 /** What to drive. */
 export interface LoadOptions {
