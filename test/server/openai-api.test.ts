@@ -175,6 +175,32 @@ describe("OpenAI-compatible API, driven by the official openai SDK", () => {
     );
   });
 
+  test("a stream whose every target fails before any output is a plain HTTP error, as OpenAI's is", async () => {
+    const res = await fetch(`${t.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` },
+      body: JSON.stringify({ model: "sim/failing", stream: true, messages: [{ role: "user", content: "x" }] }),
+    });
+    assert.equal(res.status, 503);
+    assert.match(res.headers.get("content-type") ?? "", /application\/json/);
+    assert.equal(res.headers.get("x-detour-provider"), null, "no target is named for an answer nobody gave");
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, "upstream_unavailable");
+    const err = await client.chat.completions.create({ model: "exhausted", stream: true, messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
+    assert.ok(err instanceof OpenAI.RateLimitError, String(err));
+  });
+
+  test("a stream's head names the target that answered, after a fallback before any output", async () => {
+    const res = await fetch(`${t.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` },
+      body: JSON.stringify({ model: "default", stream: true, messages: [{ role: "user", content: "x" }] }),
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("x-detour-model"), "fast");
+    const raw = await res.text();
+    assert.ok(raw.startsWith('data: {"id":"cmpl-'), "the role chunk comes first");
+  });
+
   test("the raw stream shows hops as comments and Detour's facts in the last chunk", async () => {
     const res = await fetch(`${t.url}/v1/chat/completions`, {
       method: "POST",

@@ -18,6 +18,7 @@ import { GetStatsResponseSchema } from "../../../gen/detour/v1/admin_pb.js";
 import type { Stats } from "../../stats/stats.ts";
 import type { Budgets } from "../budgets.ts";
 import { completionJson, createChunker } from "./encode.ts";
+import type { TargetRef } from "../../../gen/detour/v1/result_pb.js";
 
 type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
@@ -176,42 +177,61 @@ function wastedOf(e: unknown): number {
 async function streamChat(gateway: Gateway, request: Parameters<Gateway["stream"]>[0], includeUsage: boolean, ctl: AbortController, res: Res, trace: Context): Promise<number> {
   let spent = 0;
   let chunker: ReturnType<typeof createChunker> | undefined;
+  let id = "";
+  let target: TargetRef | undefined;
+  let replayed = false;
+  // The head and the role chunk wait for the first output, so the upstream
+  // call starts before any client write, the head names the target that
+  // answers, and a request that fails before any output gets a real HTTP
+  // error instead of a 200 with an error event.
+  let pending = "";
   // A response whose client went away never drains: stop waiting when it
   // closes (ctl aborts then), or the call would never finish.
   const write = async (text: string) => {
     if (ctl.signal.aborted) return;
+    if (!res.headersSent) {
+      res.statusCode = 200;
+      res.setHeader("content-type", "text/event-stream; charset=utf-8");
+      res.setHeader("cache-control", "no-cache");
+      res.setHeader("x-request-id", id);
+      res.setHeader("x-detour-provider", target?.provider ?? "");
+      res.setHeader("x-detour-model", target?.model ?? "");
+      if (replayed) res.setHeader("x-detour-replayed", "true");
+      text = pending + text;
+      pending = "";
+    }
     if (!(res as ServerResponse).write(text)) await once(res, "drain", { signal: ctl.signal }).catch(() => undefined);
   };
   try {
     for await (const { event } of gateway.stream(request, { signal: ctl.signal, trace })) {
       if (ctl.signal.aborted) return spent;
       switch (event.case) {
-        case "started": {
-          chunker = createChunker(event.value.id, request.model, includeUsage);
+        case "started":
+          id = event.value.id;
+          chunker = createChunker(id, request.model, includeUsage);
           chunker.target(event.value.target);
-          res.statusCode = 200;
-          res.setHeader("content-type", "text/event-stream; charset=utf-8");
-          res.setHeader("cache-control", "no-cache");
-          res.setHeader("x-request-id", event.value.id);
-          res.setHeader("x-detour-provider", event.value.target?.provider ?? "");
-          res.setHeader("x-detour-model", event.value.target?.model ?? "");
-          if (event.value.replayed) res.setHeader("x-detour-replayed", "true");
-          await write(chunker.role());
+          target = event.value.target;
+          replayed = event.value.replayed;
+          pending = chunker.role();
           break;
-        }
         case "content":
           await write(chunker?.content(event.value.text) ?? "");
           break;
         case "toolCall":
           await write(chunker?.toolCall(event.value.index, event.value.id, event.value.name, event.value.arguments) ?? "");
           break;
-        case "hop":
+        case "hop": {
           chunker?.target(event.value.to);
-          await write(chunker?.hop(event.value) ?? "");
+          target = event.value.to;
+          const comment = chunker?.hop(event.value) ?? "";
+          if (res.headersSent) await write(comment);
+          else pending += comment;
           break;
+        }
         case "done":
           spent = event.value.cost?.totalUsd ?? 0;
           chunker?.target(event.value.servedBy);
+          target = event.value.servedBy ?? target;
           await write(chunker?.done(event.value) ?? "");
           break;
         default:
