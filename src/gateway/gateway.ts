@@ -8,14 +8,14 @@ import { create } from "@bufbuild/protobuf";
 import type { CompleteRequest } from "../../gen/detour/v1/chat_pb.js";
 import type { Config } from "../../gen/detour/v1/config_pb.js";
 import { ListModelsResponseSchema, type ListModelsResponse } from "../../gen/detour/v1/gateway_pb.js";
-import type { CompleteResponse } from "../../gen/detour/v1/result_pb.js";
+import type { CompleteResponse, FinishReason } from "../../gen/detour/v1/result_pb.js";
 import { durationOr } from "../config/duration.ts";
 import { toGatewayError } from "../errors.ts";
 import type { Providers } from "../providers/registry.ts";
 import { createBreakers, type Breakers } from "../breakers/breakers.ts";
 import { runChain, type ChainDeps } from "./chain.ts";
 import { createRetryBudget, type RetryBudget } from "./retry.ts";
-import { collectResponse } from "./collect.ts";
+import { collectResponse, foldAnswer } from "./collect.ts";
 import { createPriceBook } from "./cost.ts";
 import type { GatewayEvent } from "./events.ts";
 import { createPlanner, DEFAULT_RETRY, type Plan } from "./plan.ts";
@@ -23,7 +23,8 @@ import { validateRequest } from "./validate.ts";
 import { idempotent } from "../idempotency/idempotent.ts";
 import type { IdempotencyStore } from "../idempotency/store.ts";
 import type { Context, Tracer } from "@opentelemetry/api";
-import type { GatewayObserver, RequestRecord } from "./observer.ts";
+import type { GatewayObserver, RequestContent, RequestRecord } from "./observer.ts";
+import { inputMessages, outputMessages } from "../telemetry/content.ts";
 import { defaultTracer, endRequestSpan, startRequestSpan } from "../telemetry/spans.ts";
 
 /** Per-call options from the transport. */
@@ -77,6 +78,7 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
   const prices = createPriceBook(deps.providers);
   const budgets = new Map<string, RetryBudget>();
   const observers = deps.observers ?? [];
+  const includeContent = config.telemetry?.includeContent === true;
   const chainDeps: ChainDeps = {
     providers: deps.providers,
     prices,
@@ -120,6 +122,10 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
     const startedAt = now();
     const { span, ctx } = startRequestSpan(chainDeps.tracer, route, req.model, !buffered, opts.trace);
     let ended = false;
+    // With telemetry.include_content: the answer as it streams, for spans and logs.
+    const fold = includeContent ? foldAnswer() : undefined;
+    const content = (finish?: FinishReason): RequestContent | undefined =>
+      fold && { input: inputMessages(req.messages), output: finish === undefined ? undefined : outputMessages(fold.message(), finish) };
     const observe = (r: Omit<RequestRecord, "id" | "route" | "model" | "streaming" | "latencyMs" | "endedAt" | "traceId" | "spanId">) => {
       const end = now();
       const sc = span.spanContext();
@@ -134,11 +140,13 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
       const deadline = now() + (opts.timeoutMs ?? plan.deadlineMs);
       const input = { id, plan, request: req, requestId: req.requestId || id, signal: opts.signal, deadline, buffered, trace: ctx };
       for await (const ev of runChain(input, chainDeps)) {
+        fold?.add(ev);
         if (ev.event.case === "done") {
           const d = ev.event.value;
-          endRequestSpan(span, { attempts: d.attempts, servedBy: d.servedBy, answerUsd: d.cost?.answerUsd ?? 0, wastedUsd: d.cost?.wastedUsd ?? 0 });
+          const c = content(d.finishReason);
+          endRequestSpan(span, { attempts: d.attempts, servedBy: d.servedBy, answerUsd: d.cost?.answerUsd ?? 0, wastedUsd: d.cost?.wastedUsd ?? 0, content: c });
           ended = true;
-          observe({ outcome: "ok", message: "", attempts: d.attempts, servedBy: d.servedBy, usage: d.usage, answerUsd: d.cost?.answerUsd ?? 0, wastedUsd: d.cost?.wastedUsd ?? 0 });
+          observe({ outcome: "ok", message: "", attempts: d.attempts, servedBy: d.servedBy, usage: d.usage, answerUsd: d.cost?.answerUsd ?? 0, wastedUsd: d.cost?.wastedUsd ?? 0, content: c });
         }
         yield ev;
       }
@@ -146,17 +154,19 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
       const err = toGatewayError(e);
       err.id ||= id;
       if (!ended) {
-        endRequestSpan(span, { attempts: err.attempts, error: { reason: err.reason, message: err.message } });
+        const c = content();
+        endRequestSpan(span, { attempts: err.attempts, error: { reason: err.reason, message: err.message }, content: c });
         const wasted = err.attempts.reduce((n, a) => n + a.costUsd, 0);
-        observe({ outcome: err.reason, message: err.message, attempts: err.attempts, servedBy: undefined, usage: undefined, answerUsd: 0, wastedUsd: wasted });
+        observe({ outcome: err.reason, message: err.message, attempts: err.attempts, servedBy: undefined, usage: undefined, answerUsd: 0, wastedUsd: wasted, content: c });
       }
       ended = true;
       throw err;
     } finally {
       // A consumer that stops early (client cancel) still ends the span.
       if (!ended) {
-        endRequestSpan(span, { attempts: [], error: { reason: "CANCELLED", message: "the caller went away" } });
-        observe({ outcome: "CANCELLED", message: "the caller went away", attempts: [], servedBy: undefined, usage: undefined, answerUsd: 0, wastedUsd: 0 });
+        const c = content();
+        endRequestSpan(span, { attempts: [], error: { reason: "CANCELLED", message: "the caller went away" }, content: c });
+        observe({ outcome: "CANCELLED", message: "the caller went away", attempts: [], servedBy: undefined, usage: undefined, answerUsd: 0, wastedUsd: 0, content: c });
       }
     }
   }

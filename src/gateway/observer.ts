@@ -23,6 +23,15 @@ export interface RequestRecord {
   readonly endedAt: number;
   readonly traceId: string;
   readonly spanId: string;
+  /** Prompt and answer (GenAI message shapes), only with telemetry.include_content. */
+  readonly content?: RequestContent | undefined;
+}
+
+/** A request's messages and its answer, when content is recorded. */
+export interface RequestContent {
+  readonly input: readonly object[];
+  /** Absent when the request failed. */
+  readonly output?: readonly object[] | undefined;
 }
 
 /** Receives request records. */

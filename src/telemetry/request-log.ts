@@ -1,6 +1,7 @@
 /**
  * One structured log line per request, with its hops and its trace and span
- * IDs, so a log line leads to the trace. No prompt or completion text.
+ * IDs, so a log line leads to the trace. Prompt and answer only with
+ * telemetry.include_content.
  */
 import { durationMs } from "@bufbuild/protobuf/wkt";
 import { Decision } from "../../gen/detour/v1/result_pb.js";
@@ -32,6 +33,7 @@ export function requestLogObserver(logger: Logger): GatewayObserver {
         // All zeros when tracing is off: leave them out rather than mislead.
         trace_id: /^0+$/.test(r.traceId) ? undefined : r.traceId,
         span_id: /^0+$/.test(r.spanId) ? undefined : r.spanId,
+        ...(r.content ? { input_messages: r.content.input, output_messages: r.content.output } : {}),
       };
       if (r.outcome === "ok") logger.info(line, "request");
       else logger.warn({ ...line, error: r.message }, "request failed");

@@ -2,11 +2,13 @@
  * Spans for the request and for every attempt, named and attributed per the
  * OpenTelemetry GenAI semantic conventions, plus detour.* attributes that say
  * why the gateway moved on. Only @opentelemetry/api is used here: with no SDK
- * installed every call is a no-op. No prompt or completion text is recorded.
+ * installed every call is a no-op. Prompt and answer text are recorded only
+ * with telemetry.include_content (gen_ai.input.messages, gen_ai.output.messages).
  */
 import { context, SpanKind, SpanStatusCode, trace, type Context, type Span, type Tracer } from "@opentelemetry/api";
 import { durationMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import { AttemptOutcome, Decision, type Attempt } from "../../gen/detour/v1/result_pb.js";
+import type { RequestContent } from "../gateway/observer.ts";
 
 /** The tracer Detour uses unless a test passes its own. */
 export function defaultTracer(): Tracer {
@@ -92,6 +94,7 @@ export interface RequestEnd {
   readonly answerUsd?: number;
   readonly wastedUsd?: number;
   readonly error?: { reason: string; message: string } | undefined;
+  readonly content?: RequestContent | undefined;
 }
 
 /** Ends the request span. */
@@ -105,6 +108,10 @@ export function endRequestSpan(span: Span, end: RequestEnd): void {
   }
   if (end.answerUsd !== undefined) span.setAttribute("detour.cost_usd", end.answerUsd);
   if (end.wastedUsd !== undefined) span.setAttribute("detour.wasted_cost_usd", end.wastedUsd);
+  if (end.content) {
+    span.setAttribute("gen_ai.input.messages", JSON.stringify(end.content.input));
+    if (end.content.output) span.setAttribute("gen_ai.output.messages", JSON.stringify(end.content.output));
+  }
   if (end.error) {
     span.setAttribute("error.type", end.error.reason);
     span.setStatus({ code: SpanStatusCode.ERROR, message: end.error.message });
