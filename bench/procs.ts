@@ -3,6 +3,7 @@
  * time and memory from /proc.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { closeSync, openSync } from "node:fs";
 import { once } from "node:events";
 import { readFile } from "node:fs/promises";
 import net from "node:net";
@@ -36,10 +37,17 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts `node <args…> <port>` style servers that print nothing, and waits until `readyPath` answers. */
-export async function startPolling(args: (port: number) => string[], readyPath: string, env: Record<string, string> = {}): Promise<Proc> {
+/**
+ * Starts `node <args…> <port>` style servers, and waits until `readyPath`
+ * answers. With `stderrFile`, what the server prints on stderr (a peer's
+ * stack traces for the cut-stream scenario, say) goes there instead of
+ * between the bench's lines.
+ */
+export async function startPolling(args: (port: number) => string[], readyPath: string, env: Record<string, string> = {}, stderrFile?: string): Promise<Proc> {
   const port = await freePort();
-  const child = spawn(process.execPath, args(port), { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, ...env } });
+  const stderr = stderrFile ? openSync(stderrFile, "w") : "inherit";
+  const child = spawn(process.execPath, args(port), { stdio: ["ignore", "ignore", stderr], env: { ...process.env, ...env } });
+  if (typeof stderr === "number") closeSync(stderr);
   for (let i = 0; i < 300; i++) {
     const ok = await fetch(`http://127.0.0.1:${port}${readyPath}`).then((r) => r.status < 500, () => false);
     if (ok) return { child, port };

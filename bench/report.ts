@@ -32,6 +32,7 @@ export const ROWS: readonly (readonly [string, string, string])[] = [
   ["added latency p50 at 500 req/s (ms)", "added_rate_p50_ms", "≤ 0.45"],
   ["added latency p99 at 500 req/s (ms)", "added_rate_p99_ms", "≤ 3"],
   ["throughput, 50 connections (req/s)", "rps", "≥ 6,000"],
+  ["throughput as a share of the floor's, same rounds (%)", "floor_share_pct", "≥ 60"],
   ["gateway CPU per request (µs)", "cpu_us_per_req", "≤ 160"],
   ["streamed completions per second, 50 connections", "streams_per_s", ""],
   ["added TTFT p50, streamed (ms)", "added_ttft_ms", "≤ 0.6"],

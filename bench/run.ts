@@ -17,6 +17,8 @@ const LOAD_MS = Number(process.env["BENCH_LOAD_MS"] ?? 3000);
 const STREAMS = Number(process.env["BENCH_STREAMS"] ?? 1000);
 const CONNECTIONS = 50;
 const RATE = 500;
+const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 3);
+const ROUND_MS = 2000;
 
 function portkeyCall(upstream: string) {
   const target = (model: string, extra: object = {}) => ({ provider: "openai", custom_host: `${upstream}/v1`, api_key: "sk-bench", override_params: { model }, ...extra });
@@ -76,6 +78,42 @@ async function measure(col: Column, proc: Proc, full: boolean): Promise<Record<s
   return r;
 }
 
+/**
+ * This machine's speed drifts from minute to minute, which skews a ratio of
+ * two columns measured a minute apart. So throughput and CPU per request
+ * are measured again in ROUNDS rounds that alternate the gateways (order
+ * rotating), and each figure is the median over its rounds; the share of
+ * the floor is the median of the per-round ratios.
+ */
+async function throughputRounds(procs: Map<string, { proc: Proc; col: Column }>, results: Results): Promise<void> {
+  const names = ["floor", "portkey", "detour"].filter((n) => procs.has(n));
+  const samples = new Map<string, { rps: number; cpu: number }[]>(names.map((n) => [n, [{ rps: results[n]!["rps"] as number, cpu: results[n]!["cpu_us_per_req"] as number }]]));
+  const shares: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    process.stderr.write(`bench: throughput round ${round + 1}/${ROUNDS}…\n`);
+    const inRound = new Map<string, number>();
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(round + k) % names.length]!;
+      const { proc, col } = procs.get(name)!;
+      const before = await procStats(proc.child.pid!);
+      const load = await closedLoop(col, CONNECTIONS, ROUND_MS);
+      const after = await procStats(proc.child.pid!);
+      const rps = load.ok / (ROUND_MS / 1000);
+      samples.get(name)!.push({ rps, cpu: ((after.cpuS - before.cpuS) / Math.max(1, load.ok)) * 1e6 });
+      results[name]!["failed"] = (results[name]!["failed"] as number) + load.failed;
+      inRound.set(name, rps);
+    }
+    if (inRound.has("detour") && inRound.has("floor")) shares.push(inRound.get("detour")! / inRound.get("floor")!);
+  }
+  const median = (xs: number[]) => pct(xs, 50);
+  for (const name of names) {
+    const s = samples.get(name)!;
+    results[name]!["rps"] = median(s.map((x) => x.rps));
+    results[name]!["cpu_us_per_req"] = median(s.map((x) => x.cpu));
+  }
+  if (shares.length > 0) results["detour"]!["floor_share_pct"] = median(shares) * 100;
+}
+
 async function main(): Promise<void> {
   const t0 = performance.now();
   const mock = await startPrinting([join(HERE, "mock-upstream.ts"), "0"]);
@@ -84,25 +122,31 @@ async function main(): Promise<void> {
   await writeFile(join(dir, "detour.yaml"), detourConfig(upstream, false));
   await writeFile(join(dir, "detour-breakers.yaml"), detourConfig(upstream, true));
   const results: Results = {};
+  await mkdir(join(HERE, "results"), { recursive: true });
   const main = join(HERE, "../src/main.ts");
   const columns: [string, () => Promise<Proc>, (p: Proc) => Column][] = [
     ["direct", async () => mock, (p) => ({ name: "direct", port: p.port, call: plain })],
     ["floor", () => startPrinting([join(HERE, "floor-proxy.ts"), "0"], { UPSTREAM: upstream }), (p) => ({ name: "floor", port: p.port, call: plain })],
     [
       "portkey",
-      () => startPolling((port) => [join(HERE, "../node_modules/@portkey-ai/gateway/build/start-server.js"), `--port=${port}`, "--headless"], "/"),
+      () => startPolling((port) => [join(HERE, "../node_modules/@portkey-ai/gateway/build/start-server.js"), `--port=${port}`, "--headless"], "/", {}, join(HERE, "results", "portkey.stderr.log")),
       (p) => ({ name: "portkey", port: p.port, call: portkeyCall(upstream) }),
     ],
     ["detour", () => startPolling((port) => [main, "--config", join(dir, "detour.yaml"), "--port", String(port), "--host", "127.0.0.1"], "/readyz"), (p) => ({ name: "detour", port: p.port, call: plain })],
   ];
-  for (const [name, start, column] of columns) {
-    const proc = await start();
-    try {
+  // All columns run side by side (an idle one costs the others nothing), so
+  // that the throughput rounds below can alternate between them.
+  const procs = new Map<string, { proc: Proc; col: Column }>();
+  try {
+    for (const [name, start, column] of columns) {
+      const proc = await start();
+      procs.set(name, { proc, col: column(proc) });
       process.stderr.write(`bench: ${name}…\n`);
       results[name] = await measure(column(proc), proc, name !== "direct");
-    } finally {
-      if (proc !== mock) await stop(proc);
     }
+    await throughputRounds(procs, results);
+  } finally {
+    for (const { proc } of procs.values()) if (proc !== mock) await stop(proc);
   }
   // Open-breaker skip: a second Detour with breakers on; trip the failing target, then time the skip.
   const breakers = await startPolling((port) => [main, "--config", join(dir, "detour-breakers.yaml"), "--port", String(port), "--host", "127.0.0.1"], "/readyz");
