@@ -55,10 +55,22 @@ function lookup(model: string): [string, CatalogRow] | undefined {
   return best;
 }
 
+const MEMO_MAX = 1024;
+
 /** Builds the catalog of one provider from its config entries. */
 export function createModelCatalog(configured: readonly ModelConfig[], listed: readonly string[] = []): ModelCatalog {
   const overrides = new Map(configured.map((m) => [m.name, m]));
+  // Every request asks several times (eligibility, cost, context window, the
+  // adapter); the answer never changes for one catalog. Bounded, since model
+  // names come from callers.
+  const memo = new Map<string, ModelEntry | undefined>();
   const describe = (model: string): ModelEntry | undefined => {
+    if (memo.has(model)) return memo.get(model);
+    const entry = build(model);
+    if (memo.size < MEMO_MAX) memo.set(model, entry);
+    return entry;
+  };
+  const build = (model: string): ModelEntry | undefined => {
     const base = lookup(model);
     const o = overrides.get(model);
     if (!base && !o?.capabilities) return o?.pricing ? { name: model, capabilities: create(CapabilitiesSchema), pricing: o.pricing } : undefined;

@@ -48,7 +48,7 @@ export interface ProviderCall {
   readonly stream?: boolean;
 }
 
-/** What the catalog knows of a model. */
+/** What the catalog knows of a model; shared between calls, never to be modified. */
 export interface ModelEntry {
   readonly name: string;
   readonly capabilities: Capabilities;

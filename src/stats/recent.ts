@@ -20,35 +20,42 @@ export interface RecentRequests {
 
 /** Creates a ring that keeps the last `capacity` requests. */
 export function createRecentRequests(capacity: number): RecentRequests {
-  const ring: { key: string; entry: RecentRequest }[] = [];
+  // Records are kept as they come (they are not modified after a request
+  // ends) and turned into RecentRequest messages only when someone lists
+  // them: the hot path pays for a slot, not for a message.
+  const ring: { key: string; rec: RequestRecord }[] = [];
   let next = 0;
   return {
     add(key, rec) {
-      const entry = create(RecentRequestSchema, {
-        id: rec.id,
-        route: rec.route,
-        model: rec.model,
-        streaming: rec.streaming,
-        outcome: rec.outcome,
-        savedByFallback: savedByFallback(rec),
-        attempts: rec.attempts.map((a) => ({ ...a, message: "" })),
-        latency: durationFromMs(rec.latencyMs),
-        cost: { answerUsd: rec.answerUsd, wastedUsd: rec.wastedUsd, totalUsd: rec.answerUsd + rec.wastedUsd },
-        endTime: timestampFromMs(rec.endedAt),
-        ...(rec.servedBy ? { servedBy: rec.servedBy } : {}),
-        ...(rec.usage ? { usage: rec.usage } : {}),
-      });
-      if (ring.length < capacity) ring.push({ key, entry });
-      else ring[next] = { key, entry };
+      const slot = { key, rec: rec.content ? { ...rec, content: undefined } : rec };
+      if (ring.length < capacity) ring.push(slot);
+      else ring[next] = slot;
       next = (next + 1) % capacity;
     },
     list(key, limit) {
       const out: RecentRequest[] = [];
       for (let i = 1; i <= ring.length && out.length < limit; i++) {
         const e = ring[(next - i + ring.length) % ring.length];
-        if (e && (!key || e.key === key)) out.push(e.entry);
+        if (e && (!key || e.key === key)) out.push(toMessage(e.rec));
       }
       return out;
     },
   };
+}
+
+function toMessage(rec: RequestRecord): RecentRequest {
+  return create(RecentRequestSchema, {
+    id: rec.id,
+    route: rec.route,
+    model: rec.model,
+    streaming: rec.streaming,
+    outcome: rec.outcome,
+    savedByFallback: savedByFallback(rec),
+    attempts: rec.attempts.map((a) => ({ ...a, message: "" })),
+    latency: durationFromMs(rec.latencyMs),
+    cost: { answerUsd: rec.answerUsd, wastedUsd: rec.wastedUsd, totalUsd: rec.answerUsd + rec.wastedUsd },
+    endTime: timestampFromMs(rec.endedAt),
+    ...(rec.servedBy ? { servedBy: rec.servedBy } : {}),
+    ...(rec.usage ? { usage: rec.usage } : {}),
+  });
 }
