@@ -14,7 +14,7 @@ import { trace, type Context, type Span, type Tracer } from "@opentelemetry/api"
 import type { CompleteRequest } from "../../gen/detour/v1/chat_pb.js";
 import { AttemptOutcome, Decision, type Attempt } from "../../gen/detour/v1/result_pb.js";
 import type { Breakers, Ticket } from "../breakers/breakers.ts";
-import { GatewayError, REASONS, type Action } from "../errors.ts";
+import { GatewayError } from "../errors.ts";
 import type { Providers } from "../providers/registry.ts";
 import { attemptRecord, newAttempt, runAttempt, type AttemptRun } from "./attempt.ts";
 import type { PriceBook } from "./cost.ts";
@@ -27,7 +27,7 @@ import { finalError, successEvents } from "./outcome.ts";
 import type { ProviderEvent } from "../providers/types.ts";
 import { orderTargets } from "./order.ts";
 import { requestFor, type Plan, type PlannedTarget } from "./plan.ts";
-import { backoffMs, type RetryBudget } from "./retry.ts";
+import { backoffMs, decide, type RetryBudget } from "./retry.ts";
 import { BreakerState } from "../../gen/detour/v1/admin_pb.js";
 import { endAttemptSpan, startAttemptSpan } from "../telemetry/spans.ts";
 
@@ -328,14 +328,6 @@ export function sliceEndOf(deadline: number, now: number, later: number, minSlic
   const left = deadline - now;
   const reserve = later * minSliceMs;
   return left - reserve >= minSliceMs ? deadline - reserve : now + left / (later + 1);
-}
-
-/** The decision table: the route's override for the reason, else the default. */
-function decide(failure: GatewayError, plan: Plan, target: PlannedTarget, retry: number, budget: RetryBudget): Action {
-  const action = plan.retry.onError.get(failure.reason) ?? REASONS[failure.reason].action;
-  if (failure.reason === "CANCELLED" || failure.reason === "DEADLINE_EXCEEDED") return "fail";
-  if (action === "retry") return retry < target.retries && budget.canRetry() ? "retry" : "fallback";
-  return action;
 }
 
 function hedgeLost(t: PlannedTarget): GatewayError {
