@@ -199,6 +199,7 @@ describe("OpenAI-compatible API, driven by the official openai SDK", () => {
     assert.equal(res.headers.get("x-detour-model"), "fast");
     const raw = await res.text();
     assert.ok(raw.startsWith('data: {"id":"cmpl-'), "the role chunk comes first");
+    assert.match(raw.split("\n")[0] ?? "", /"model":"sim\/fast".*"role":"assistant"/, "and names the model that answers");
   });
 
   test("the raw stream shows hops as comments and Detour's facts in the last chunk", async () => {

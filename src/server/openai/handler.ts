@@ -180,7 +180,8 @@ async function streamChat(gateway: Gateway, request: Parameters<Gateway["stream"
   let id = "";
   let target: TargetRef | undefined;
   let replayed = false;
-  // The head and the role chunk wait for the first output, so the upstream
+  // The head and the role chunk wait for the first output (hop comments
+  // before it wait in `pending`), so the upstream
   // call starts before any client write, the head names the target that
   // answers, and a request that fails before any output gets a real HTTP
   // error instead of a 200 with an error event.
@@ -197,7 +198,8 @@ async function streamChat(gateway: Gateway, request: Parameters<Gateway["stream"
       res.setHeader("x-detour-provider", target?.provider ?? "");
       res.setHeader("x-detour-model", target?.model ?? "");
       if (replayed) res.setHeader("x-detour-replayed", "true");
-      text = pending + text;
+      // The role chunk names the model that answers, after any early hop.
+      text = (chunker?.role() ?? "") + pending + text;
       pending = "";
     }
     if (!(res as ServerResponse).write(text)) await once(res, "drain", { signal: ctl.signal }).catch(() => undefined);
@@ -212,7 +214,6 @@ async function streamChat(gateway: Gateway, request: Parameters<Gateway["stream"
           chunker.target(event.value.target);
           target = event.value.target;
           replayed = event.value.replayed;
-          pending = chunker.role();
           break;
         case "content":
           await write(chunker?.content(event.value.text) ?? "");
