@@ -54,6 +54,33 @@ export async function sequential(col: Column, scenario: Scenario, n: number, str
 }
 
 /**
+ * `n` rounds of one request to each column in turn (the order rotating),
+ * each column on its own keep-alive connection: every column's latencies
+ * come from the same minutes, so the machine's drift cancels out of the
+ * differences between them.
+ */
+export async function interleaved(cols: readonly Column[], n: number, stream: boolean): Promise<Map<string, { total: number[]; ttft: number[]; failed: number }>> {
+  const pools = cols.map((c) => new Pool(`http://127.0.0.1:${c.port}`, { connections: 1, headersTimeout: 10_000, bodyTimeout: 10_000 }));
+  const out = new Map(cols.map((c) => [c.name, { total: [] as number[], ttft: [] as number[], failed: 0 }]));
+  try {
+    for (let i = 0; i < n; i++) {
+      for (let k = 0; k < cols.length; k++) {
+        const j = (i + k) % cols.length;
+        const col = cols[j]!;
+        const r = await one(pools[j]!, col, "ok", stream, performance.now());
+        const o = out.get(col.name)!;
+        if (r.status !== 200) o.failed++;
+        o.total.push(r.total);
+        o.ttft.push(r.ttft);
+      }
+    }
+  } finally {
+    await Promise.all(pools.map((p) => p.close()));
+  }
+  return out;
+}
+
+/**
  * How much longer `scenario` takes than "ok", p50 against p50, with the two
  * interleaved request by request so drift in the machine cancels out.
  */

@@ -7,7 +7,7 @@
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { beyondHealthy, chatBody, closedLoop, cutStream, fixedRate, openStreams, pct, sequential, type Column, type Scenario } from "./measure.ts";
+import { beyondHealthy, chatBody, closedLoop, cutStream, fixedRate, interleaved, openStreams, pct, sequential, type Column, type Scenario } from "./measure.ts";
 import { procStats, startPolling, startPrinting, stop, type Proc } from "./procs.ts";
 import { detourConfig, ROWS, table, type Results } from "./report.ts";
 
@@ -41,22 +41,17 @@ async function measure(col: Column, proc: Proc, full: boolean): Promise<Record<s
   const idle = await procStats(pid);
   await sequential(col, "ok", 200);
   await sequential(col, "ok", 100, true);
-  const seq = await sequential(col, "ok", N);
-  const streamed = await sequential(col, "ok", Math.floor(N / 2), true);
   const rated = await fixedRate(col, RATE, LOAD_MS);
   const before = await procStats(pid);
   const load = await closedLoop(col, CONNECTIONS, LOAD_MS);
   const after = await procStats(pid);
   const streams = await closedLoop(col, CONNECTIONS, LOAD_MS, true);
   const r: Record<string, number | string> = {
-    p50_ms: pct(seq.total, 50),
-    p99_ms: pct(seq.total, 99),
     rate_p50_ms: pct(rated.total, 50),
     rate_p99_ms: pct(rated.total, 99),
-    ttft_p50_ms: pct(streamed.ttft, 50),
     rps: load.ok / (LOAD_MS / 1000),
     streams_per_s: streams.ok / (LOAD_MS / 1000),
-    failed: seq.failed + streamed.failed + rated.failed + load.failed + streams.failed,
+    failed: rated.failed + load.failed + streams.failed,
     cpu_us_per_req: ((after.cpuS - before.cpuS) / load.ok) * 1e6,
     rss_idle_mb: idle.rssMb,
   };
@@ -76,6 +71,26 @@ async function measure(col: Column, proc: Proc, full: boolean): Promise<Record<s
   r["cut_stream"] = await cutStream(col);
   r["rss_peak_mb"] = (await procStats(pid)).hwmMb;
   return r;
+}
+
+/**
+ * The sequential latencies and TTFTs of all columns, request by request in
+ * turn, so that "added" compares figures from the same minutes.
+ */
+async function sequentialRounds(procs: Map<string, { proc: Proc; col: Column }>, results: Results): Promise<void> {
+  const cols = [...procs.values()].map((p) => p.col);
+  process.stderr.write(`bench: sequential, all columns in turn…\n`);
+  const unary = await interleaved(cols, N, false);
+  const streamed = await interleaved(cols, Math.floor(N / 2), true);
+  for (const col of cols) {
+    const u = unary.get(col.name)!;
+    const s = streamed.get(col.name)!;
+    const r = results[col.name]!;
+    r["p50_ms"] = pct(u.total, 50);
+    r["p99_ms"] = pct(u.total, 99);
+    r["ttft_p50_ms"] = pct(s.ttft, 50);
+    r["failed"] = (r["failed"] as number) + u.failed + s.failed;
+  }
 }
 
 /**
@@ -144,6 +159,7 @@ async function main(): Promise<void> {
       process.stderr.write(`bench: ${name}…\n`);
       results[name] = await measure(column(proc), proc, name !== "direct");
     }
+    await sequentialRounds(procs, results);
     await throughputRounds(procs, results);
   } finally {
     for (const { proc } of procs.values()) if (proc !== mock) await stop(proc);
