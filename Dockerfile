@@ -1,6 +1,17 @@
 # syntax=docker/dockerfile:1
-# Detour: runtime dependencies only, non-root, fine with a read-only root
-# filesystem. Node strips the TypeScript types itself: no loader, no build.
+# Detour: compiled once in a build stage (TypeScript → dist/, no loader at
+# run time), then runtime dependencies only, non-root, fine with a read-only
+# root filesystem.
+
+FROM node:24-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts ./scripts
+COPY gen ./gen
+COPY src ./src
+RUN npx tsc -p tsconfig.build.json && node scripts/copy-assets.mjs
 
 FROM node:24-slim AS deps
 WORKDIR /app
@@ -13,12 +24,11 @@ ENV NODE_ENV=production \
     PORT=8080
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
 COPY package.json ./
-COPY gen ./gen
-COPY src ./src
 COPY bin ./bin
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-ENTRYPOINT ["node", "src/main.ts"]
+ENTRYPOINT ["node", "dist/src/main.js"]

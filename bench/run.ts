@@ -138,7 +138,8 @@ async function main(): Promise<void> {
   await writeFile(join(dir, "detour-breakers.yaml"), detourConfig(upstream, true));
   const results: Results = {};
   await mkdir(join(HERE, "results"), { recursive: true });
-  const main = join(HERE, "../src/main.ts");
+  // The compiled gateway, as `npm start` runs it (`npm run bench` builds first).
+  const main = join(HERE, "../dist/src/main.js");
   const columns: [string, () => Promise<Proc>, (p: Proc) => Column][] = [
     ["direct", async () => mock, (p) => ({ name: "direct", port: p.port, call: plain })],
     ["floor", () => startPrinting([join(HERE, "floor-proxy.ts"), "0"], { UPSTREAM: upstream }), (p) => ({ name: "floor", port: p.port, call: plain })],

@@ -1,4 +1,8 @@
 #!/usr/bin/env node
-// Detour's sources are TypeScript with erasable syntax only, which Node
-// (>= 22.18) runs directly by stripping the types: no loader, no build step.
-await import("../src/main.ts");
+// Runs the compiled gateway (`npm run build` writes dist/); from a checkout
+// that was never built, the TypeScript sources, which Node runs by stripping
+// their types.
+import { existsSync } from "node:fs";
+
+const dist = new URL("../dist/src/main.js", import.meta.url);
+await import(existsSync(dist) ? dist.href : new URL("../src/main.ts", import.meta.url).href);

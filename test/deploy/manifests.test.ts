@@ -72,4 +72,6 @@ test("the compose file runs Detour with Jaeger over OTLP", async () => {
   assert.match(dockerfile, /^FROM node:24-slim/m);
   assert.match(dockerfile, /^USER node$/m);
   assert.match(dockerfile, /^HEALTHCHECK /m);
+  assert.match(dockerfile, /^RUN npx tsc -p tsconfig\.build\.json && node scripts\/copy-assets\.mjs$/m, "a build stage compiles as npm run build does");
+  assert.match(dockerfile, /^ENTRYPOINT \["node", "dist\/src\/main\.js"\]$/m, "the image runs the compiled gateway");
 });
