@@ -95,14 +95,16 @@ async function sequentialRounds(procs: Map<string, { proc: Proc; col: Column }>,
 
 /**
  * This machine's speed drifts from minute to minute, which skews a ratio of
- * two columns measured a minute apart. So throughput and CPU per request
- * are measured again in ROUNDS rounds that alternate the gateways (order
- * rotating), and each figure is the median over its rounds; the share of
- * the floor is the median of the per-round ratios.
+ * two columns measured a minute apart. So throughput, CPU per request and
+ * streamed completions are measured again in ROUNDS rounds that alternate
+ * the gateways (order rotating), and each figure is the median over its
+ * rounds; the share of the floor is the median of the per-round ratios.
  */
 async function throughputRounds(procs: Map<string, { proc: Proc; col: Column }>, results: Results): Promise<void> {
   const names = ["floor", "portkey", "detour"].filter((n) => procs.has(n));
-  const samples = new Map<string, { rps: number; cpu: number }[]>(names.map((n) => [n, [{ rps: results[n]!["rps"] as number, cpu: results[n]!["cpu_us_per_req"] as number }]]));
+  const samples = new Map<string, { rps: number; cpu: number; streams: number }[]>(
+    names.map((n) => [n, [{ rps: results[n]!["rps"] as number, cpu: results[n]!["cpu_us_per_req"] as number, streams: results[n]!["streams_per_s"] as number }]]),
+  );
   const shares: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     process.stderr.write(`bench: throughput round ${round + 1}/${ROUNDS}…\n`);
@@ -113,9 +115,10 @@ async function throughputRounds(procs: Map<string, { proc: Proc; col: Column }>,
       const before = await procStats(proc.child.pid!);
       const load = await closedLoop(col, CONNECTIONS, ROUND_MS);
       const after = await procStats(proc.child.pid!);
+      const streams = await closedLoop(col, CONNECTIONS, ROUND_MS, true);
       const rps = load.ok / (ROUND_MS / 1000);
-      samples.get(name)!.push({ rps, cpu: ((after.cpuS - before.cpuS) / Math.max(1, load.ok)) * 1e6 });
-      results[name]!["failed"] = (results[name]!["failed"] as number) + load.failed;
+      samples.get(name)!.push({ rps, cpu: ((after.cpuS - before.cpuS) / Math.max(1, load.ok)) * 1e6, streams: streams.ok / (ROUND_MS / 1000) });
+      results[name]!["failed"] = (results[name]!["failed"] as number) + load.failed + streams.failed;
       inRound.set(name, rps);
     }
     if (inRound.has("detour") && inRound.has("floor")) shares.push(inRound.get("detour")! / inRound.get("floor")!);
@@ -125,6 +128,7 @@ async function throughputRounds(procs: Map<string, { proc: Proc; col: Column }>,
     const s = samples.get(name)!;
     results[name]!["rps"] = median(s.map((x) => x.rps));
     results[name]!["cpu_us_per_req"] = median(s.map((x) => x.cpu));
+    results[name]!["streams_per_s"] = median(s.map((x) => x.streams));
   }
   if (shares.length > 0) results["detour"]!["floor_share_pct"] = median(shares) * 100;
 }
