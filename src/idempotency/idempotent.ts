@@ -4,7 +4,8 @@
  * events so far and follows the live tail; a repeat after it finished gets
  * the stored result, marked replayed; the same ID with a different request
  * is refused. Only deterministic failures are stored: a transient one frees
- * the ID so a retry runs.
+ * the ID so a retry runs. When the owner's own caller cancels, a joiner
+ * takes over and executes (after a rewinding hop if it relayed output).
  */
 import { create } from "@bufbuild/protobuf";
 import type { CompleteRequest } from "../../gen/detour/v1/chat_pb.js";
@@ -78,8 +79,12 @@ export async function* idempotent(store: IdempotencyStore, req: CompleteRequest,
           break;
         case "done":
           return;
-        case "failed":
         case "released":
+          // The owner's caller went away: that is no answer to this caller,
+          // who claims the ID next round and executes it instead.
+          if (entry.error.reason === "CANCELLED") break;
+          throw entry.error;
+        case "failed":
           throw entry.error;
         case "orphaned":
           break;

@@ -148,6 +148,27 @@ function suite(name: string, makeStore: () => Promise<IdempotencyStore | string>
       const replay = await drain(gw.stream(req(), { signal }));
       assert.equal(text(replay), "first half, second half.", "a stream replays a finished execution too");
     });
+
+    test("the owner's caller cancels mid-stream: a joiner takes over, executes once more and discards what it relayed", async (t) => {
+      if (!store) return t.skip(skip);
+      const up = upstream();
+      const gw = gatewayWith(store, up);
+      const req = () => userRequest("up/m", "hi", { requestId: `takeover-${name}` });
+      const owner = new AbortController();
+      const first = gw.stream(req(), { signal: owner.signal })[Symbol.asyncIterator]();
+      for (let r = await first.next(); !r.done; r = await first.next()) if (r.value.event.case === "content") break;
+      const joiner = drain(gw.stream(req(), { signal }));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      owner.abort();
+      await first.return(undefined);
+      up.open();
+      const joined = await joiner;
+      const rewind = joined.findIndex((e) => e.event.case === "hop" && e.event.value.rewind && e.event.value.reason === "OWNER_LOST");
+      assert.ok(rewind > 0, "the relayed output is discarded with a rewinding hop");
+      assert.equal(text(joined.slice(rewind)), "first half, second half.");
+      assert.equal(joined.at(-1)?.event.case, "done");
+      assert.equal(up.provider.calls.length, 2, "the joiner executed once, after the owner went away");
+    });
   });
 }
 
