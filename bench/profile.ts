@@ -1,0 +1,121 @@
+/**
+ * `npm run bench:profile`: Detour (the compiled build) under the bench's
+ * load with the V8 CPU profiler on, then where its busy time went — by
+ * package, and by function (self and inclusive) — skipping start-up and
+ * warm-up. The .cpuprofile it writes opens as a flame graph in Chrome
+ * DevTools (Performance) or speedscope.
+ */
+import { once } from "node:events";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { closedLoop, chatBody, type Column } from "./measure.ts";
+import { startPolling, startPrinting, stop } from "./procs.ts";
+import { detourConfig } from "./report.ts";
+
+const HERE = new URL(".", import.meta.url).pathname;
+const OUT = join(HERE, "results", "profile");
+const LOAD_MS = Number(process.env["BENCH_LOAD_MS"] ?? 4000);
+
+interface Node {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface Profile {
+  nodes: Node[];
+  startTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+const where = (url: string) => url.replace(/^.*\/node_modules\//, "").replace(/^file:\/\/.*?\/dist\//, "").replace(/^file:\/\/.*?\/src\//, "src/");
+const pkg = (url: string) => {
+  if (!url) return "(V8 and native: syscalls, GC)";
+  if (url.startsWith("node:")) return "node";
+  const m = /node_modules\/((@[^/]+\/)?[^/]+)/.exec(url);
+  return m ? m[1]! : url.includes("/gen/") ? "gen (protobuf code)" : "detour";
+};
+
+/** Self and inclusive time per function, and self time per package, over samples after `fromUs`. */
+function summarise(p: Profile, fromUs: number) {
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const self = new Map<string, number>();
+  const incl = new Map<string, number>();
+  const pkgs = new Map<string, number>();
+  let t = p.startTime;
+  let busy = 0;
+  let idle = 0;
+  p.samples.forEach((id, i) => {
+    t += p.timeDeltas[i] ?? 0;
+    const dt = p.timeDeltas[i + 1] ?? 0;
+    if (t < fromUs) return;
+    const node = byId.get(id)!;
+    if (node.callFrame.functionName === "(idle)") return void (idle += dt);
+    busy += dt;
+    const key = (n: Node) => `${n.callFrame.functionName || "(anonymous)"} ${where(n.callFrame.url)}${n.callFrame.url ? `:${n.callFrame.lineNumber + 1}` : ""}`;
+    self.set(key(node), (self.get(key(node)) ?? 0) + dt);
+    pkgs.set(pkg(node.callFrame.url), (pkgs.get(pkg(node.callFrame.url)) ?? 0) + dt);
+    const seen = new Set<string>();
+    for (let n: Node | undefined = node; n; n = byId.get(parent.get(n.id) ?? -1)) {
+      const k = key(n);
+      if (seen.has(k) || k.startsWith("(root)")) continue;
+      seen.add(k);
+      incl.set(k, (incl.get(k) ?? 0) + dt);
+    }
+  });
+  return { self, incl, pkgs, busy, idle };
+}
+
+function top(m: Map<string, number>, busy: number, n: number, filter: (k: string) => boolean = () => true): string {
+  return [...m]
+    .filter(([k]) => filter(k))
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([k, v]) => `| ${((100 * v) / busy).toFixed(1)}% | \`${k}\` |`)
+    .join("\n");
+}
+
+async function main(): Promise<void> {
+  await rm(OUT, { recursive: true, force: true });
+  await mkdir(OUT, { recursive: true });
+  const mock = await startPrinting([join(HERE, "mock-upstream.ts"), "0"]);
+  const dir = await mkdtemp(join(tmpdir(), "detour-profile-"));
+  await writeFile(join(dir, "detour.yaml"), detourConfig(`http://127.0.0.1:${mock.port}`, false));
+  const main = join(HERE, "../dist/src/main.js");
+  const detour = await startPolling((port) => ["--cpu-prof", `--cpu-prof-dir=${OUT}`, main, "--config", join(dir, "detour.yaml"), "--port", String(port), "--host", "127.0.0.1"], "/readyz");
+  const col: Column = { name: "detour", port: detour.port, call: (scenario, stream) => ({ path: "/v1/chat/completions", headers: {}, body: chatBody(scenario, stream) }) };
+  try {
+    process.stderr.write("profile: warming up…\n");
+    await closedLoop(col, 50, 2000);
+    await closedLoop(col, 50, 2000, true);
+    // Both clocks are the system's monotonic clock: V8 stamps samples in µs of it.
+    const from = Number(process.hrtime.bigint() / 1000n);
+    process.stderr.write(`profile: ${LOAD_MS} ms unary, then ${LOAD_MS} ms streamed, 50 connections…\n`);
+    const unary = await closedLoop(col, 50, LOAD_MS);
+    const streamed = await closedLoop(col, 50, LOAD_MS, true);
+    detour.child.kill("SIGINT");
+    await once(detour.child, "exit");
+    const file = (await readdir(OUT)).find((f) => f.endsWith(".cpuprofile"));
+    if (!file) throw new Error("no .cpuprofile was written");
+    const profile = JSON.parse(await readFile(join(OUT, file), "utf8")) as Profile;
+    const end = profile.startTime + profile.timeDeltas.reduce((a, b) => a + b, 0);
+    if (from < profile.startTime || from > end) throw new Error("the profile's clock does not match this process's: cannot skip the warm-up");
+    const s = summarise(profile, from);
+    console.log(`Detour under load: ${unary.ok} unary and ${streamed.ok} streamed completions; busy ${(s.busy / 1e6).toFixed(1)} s, idle ${(s.idle / 1e6).toFixed(1)} s of the window.\n`);
+    console.log("| busy time | package |\n| --: | --- |\n" + top(s.pkgs, s.busy, 12).replace(/`/g, ""));
+    console.log("\n| busy time (self) | function |\n| --: | --- |\n" + top(s.self, s.busy, 25));
+    console.log("\n| busy time (inclusive) | Detour function |\n| --: | --- |\n" + top(s.incl, s.busy, 25, (k) => / src\//.test(k)));
+    console.log(`\nFlame graph: open ${join(OUT, file)} in Chrome DevTools (Performance) or https://www.speedscope.app.`);
+  } finally {
+    await stop(detour);
+    await stop(mock);
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
