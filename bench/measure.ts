@@ -18,6 +18,9 @@ export interface Column {
 /** A chat body for `model`. */
 export const chatBody = (model: string, stream: boolean) => JSON.stringify({ model, stream, messages: [{ role: "user", content: "Say hello" }] });
 
+/** A call to an OpenAI-compatible endpoint that takes the model by name (all columns but Portkey's). */
+export const plainCall = (scenario: Scenario, stream: boolean) => ({ path: "/v1/chat/completions", headers: {}, body: chatBody(scenario, stream) });
+
 /** The p-th percentile (nearest rank). */
 export function pct(values: readonly number[], p: number): number {
   const s = [...values].sort((a, b) => a - b);

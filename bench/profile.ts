@@ -9,7 +9,7 @@ import { once } from "node:events";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { closedLoop, chatBody, type Column } from "./measure.ts";
+import { closedLoop, plainCall, type Column } from "./measure.ts";
 import { startPolling, startPrinting, stop } from "./procs.ts";
 import { detourConfig } from "./report.ts";
 
@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   await writeFile(join(dir, "detour.yaml"), detourConfig(`http://127.0.0.1:${mock.port}`, false));
   const main = join(HERE, "../dist/src/main.js");
   const detour = await startPolling((port) => ["--cpu-prof", `--cpu-prof-dir=${OUT}`, main, "--config", join(dir, "detour.yaml"), "--port", String(port), "--host", "127.0.0.1"], "/readyz");
-  const col: Column = { name: "detour", port: detour.port, call: (scenario, stream) => ({ path: "/v1/chat/completions", headers: {}, body: chatBody(scenario, stream) }) };
+  const col: Column = { name: "detour", port: detour.port, call: plainCall };
   try {
     process.stderr.write("profile: warming up…\n");
     await closedLoop(col, 50, 2000);

@@ -7,7 +7,7 @@
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { beyondHealthy, chatBody, closedLoop, cutStream, fixedRate, interleaved, openStreams, pct, sequential, type Column, type Scenario } from "./measure.ts";
+import { beyondHealthy, chatBody, closedLoop, plainCall, cutStream, fixedRate, interleaved, openStreams, pct, sequential, type Column, type Scenario } from "./measure.ts";
 import { procStats, startPolling, startPrinting, stop, type Proc } from "./procs.ts";
 import { detourConfig, ROWS, table, type Results } from "./report.ts";
 
@@ -34,7 +34,6 @@ function portkeyCall(upstream: string) {
   });
 }
 
-const plain = (scenario: Scenario, stream: boolean) => ({ path: "/v1/chat/completions", headers: {}, body: chatBody(scenario, stream) });
 
 async function measure(col: Column, proc: Proc, full: boolean): Promise<Record<string, number | string>> {
   const pid = proc.child.pid!;
@@ -145,14 +144,14 @@ async function main(): Promise<void> {
   // The compiled gateway, as `npm start` runs it (`npm run bench` builds first).
   const main = join(HERE, "../dist/src/main.js");
   const columns: [string, () => Promise<Proc>, (p: Proc) => Column][] = [
-    ["direct", async () => mock, (p) => ({ name: "direct", port: p.port, call: plain })],
-    ["floor", () => startPrinting([join(HERE, "floor-proxy.ts"), "0"], { UPSTREAM: upstream }), (p) => ({ name: "floor", port: p.port, call: plain })],
+    ["direct", async () => mock, (p) => ({ name: "direct", port: p.port, call: plainCall })],
+    ["floor", () => startPrinting([join(HERE, "floor-proxy.ts"), "0"], { UPSTREAM: upstream }), (p) => ({ name: "floor", port: p.port, call: plainCall })],
     [
       "portkey",
       () => startPolling((port) => [join(HERE, "../node_modules/@portkey-ai/gateway/build/start-server.js"), `--port=${port}`, "--headless"], "/", {}, join(HERE, "results", "portkey.stderr.log")),
       (p) => ({ name: "portkey", port: p.port, call: portkeyCall(upstream) }),
     ],
-    ["detour", () => startPolling((port) => [main, "--config", join(dir, "detour.yaml"), "--port", String(port), "--host", "127.0.0.1"], "/readyz"), (p) => ({ name: "detour", port: p.port, call: plain })],
+    ["detour", () => startPolling((port) => [main, "--config", join(dir, "detour.yaml"), "--port", String(port), "--host", "127.0.0.1"], "/readyz"), (p) => ({ name: "detour", port: p.port, call: plainCall })],
   ];
   // All columns run side by side (an idle one costs the others nothing), so
   // that the throughput rounds below can alternate between them.
@@ -172,7 +171,7 @@ async function main(): Promise<void> {
   // Open-breaker skip: a second Detour with breakers on; trip the failing target, then time the skip.
   const breakers = await startPolling((port) => [main, "--config", join(dir, "detour-breakers.yaml"), "--port", String(port), "--host", "127.0.0.1"], "/readyz");
   try {
-    const col: Column = { name: "detour", port: breakers.port, call: plain };
+    const col: Column = { name: "detour", port: breakers.port, call: plainCall };
     await sequential(col, "open-breaker", 50);
     results["detour"]!["breaker_skip_ms"] = await beyondHealthy(col, "open-breaker", 500);
   } finally {
