@@ -21,7 +21,7 @@ import type { PriceBook } from "./cost.ts";
 import { eligibleTargets, noCandidates, worstCaseCost } from "./eligibility.ts";
 import { contentEvent, hopEvent, startedEvent, toolCallEvent, type GatewayEvent } from "./events.ts";
 import { hedged, type Contender, type HedgeState } from "./hedge.ts";
-import { createToolCallGuard, deliver, delivered, newDelivery, resume } from "./commit.ts";
+import { createToolCallGuard, deliver, delivered, deliveredText, newDelivery, resume } from "./commit.ts";
 import { CommitPolicy } from "../../gen/detour/v1/chat_pb.js";
 import { finalError, successEvents } from "./outcome.ts";
 import type { ProviderEvent } from "../providers/types.ts";
@@ -245,14 +245,14 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
         const committed = delivered(delivery);
         if (failure.reason === "CONTEXT_LENGTH_EXCEEDED") outgrown = Math.max(outgrown, windowOf(target) || 1);
         const action = committed && policy === CommitPolicy.FAIL ? "fail" : decide(failure, plan, target, retry, budget);
-        const sent = { chars: delivery.text.length, toolCalls: delivery.calls.size };
+        const sent = { chars: delivery.chars, toolCalls: delivery.calls.size };
         /** Sets up the next attempt to pick up after delivered output, and says how in the hop. */
         const resumeOn = (to: PlannedTarget) => {
           if (!committed) return hopEvent({ from: target.ref, to: to.ref, reason: failure.reason, attemptIndex: run.index });
           const r = resume(policy, delivery, request, prefillOf(to));
           ongoing = r.request;
           guard = createToolCallGuard(r.kept);
-          delivery = { text: r.rewind ? "" : delivery.text, calls: new Map(r.kept.map((c, i) => [i, c])) };
+          delivery = newDelivery(r.rewind ? "" : deliveredText(delivery), new Map(r.kept.map((c, i) => [i, c])));
           return hopEvent({
             from: target.ref,
             to: to.ref,

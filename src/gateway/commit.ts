@@ -26,19 +26,37 @@ interface DeliveredCall {
 
 /** The output a stream has put on the wire. */
 export interface Delivery {
-  text: string;
+  /**
+   * The delivered text in pieces, joined every JOIN_EVERY pieces: a string
+   * grown by += keeps every token's string plus a node per append (~50
+   * bytes a token), which a long stream would hold for its whole life.
+   */
+  readonly parts: string[];
+  /** Characters delivered. */
+  chars: number;
   readonly calls: Map<number, DeliveredCall>;
 }
 
-/** An empty delivery. */
-export function newDelivery(): Delivery {
-  return { text: "", calls: new Map() };
+const JOIN_EVERY = 64;
+
+/** A delivery holding `text` and `calls` (empty by default). */
+export function newDelivery(text = "", calls = new Map<number, DeliveredCall>()): Delivery {
+  return { parts: text ? [text] : [], chars: text.length, calls };
+}
+
+/** The text delivered so far, as one string. */
+export function deliveredText(d: Delivery): string {
+  if (d.parts.length > 1) d.parts.splice(0, d.parts.length, d.parts.join(""));
+  return d.parts[0] ?? "";
 }
 
 /** Records one delivered event. */
 export function deliver(d: Delivery, ev: ProviderEvent): void {
-  if (ev.type === "text") d.text += ev.text;
-  else if (ev.type === "tool_call") {
+  if (ev.type === "text") {
+    d.parts.push(ev.text);
+    d.chars += ev.text.length;
+    if (d.parts.length >= JOIN_EVERY) deliveredText(d);
+  } else if (ev.type === "tool_call") {
     const c = d.calls.get(ev.index) ?? { id: "", name: "", args: "" };
     if (ev.id) c.id = ev.id;
     if (ev.name) c.name = ev.name;
@@ -49,7 +67,7 @@ export function deliver(d: Delivery, ev: ProviderEvent): void {
 
 /** True once anything reached the caller. */
 export function delivered(d: Delivery): boolean {
-  return d.text.length > 0 || d.calls.size > 0;
+  return d.chars > 0 || d.calls.size > 0;
 }
 
 function whole(c: DeliveredCall): boolean {
@@ -79,12 +97,12 @@ export function resume(policy: CommitPolicy, d: Delivery, original: CompleteRequ
   const calls = [...d.calls.values()];
   const kept = calls.filter(whole);
   const rewind = policy === CommitPolicy.RESTART || kept.length < calls.length;
-  if (rewind || d.text === "") return { rewind, kept, request: original, keptChars: rewind ? 0 : d.text.length };
-  const prefix = create(MessageSchema, { role: Role.ASSISTANT, content: [{ part: { case: "text", value: d.text } }] });
+  if (rewind || d.chars === 0) return { rewind, kept, request: original, keptChars: rewind ? 0 : d.chars };
+  const prefix = create(MessageSchema, { role: Role.ASSISTANT, content: [{ part: { case: "text", value: deliveredText(d) } }] });
   const messages = nextPrefill
     ? [...original.messages, prefix]
     : [...original.messages, prefix, create(MessageSchema, { role: Role.USER, content: [{ part: { case: "text", value: CONTINUE_PROMPT } }] })];
-  return { rewind, kept, request: { ...original, messages }, keptChars: d.text.length };
+  return { rewind, kept, request: { ...original, messages }, keptChars: d.chars };
 }
 
 /**
