@@ -5,7 +5,7 @@
  * events back out in OpenAI's shapes.
  */
 import { once } from "node:events";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { ServerResponse, type IncomingMessage } from "node:http";
 import { context, propagation, type Context } from "@opentelemetry/api";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { GatewayError, invalidRequest, toGatewayError } from "../../errors.ts";
@@ -190,7 +190,8 @@ async function streamChat(gateway: Gateway, request: Parameters<Gateway["stream"
   // closes (ctl aborts then), or the call would never finish.
   const write = async (text: string) => {
     if (ctl.signal.aborted) return;
-    if (!res.headersSent) {
+    const first = !res.headersSent;
+    if (first) {
       res.statusCode = 200;
       res.setHeader("content-type", "text/event-stream; charset=utf-8");
       res.setHeader("cache-control", "no-cache");
@@ -202,7 +203,14 @@ async function streamChat(gateway: Gateway, request: Parameters<Gateway["stream"
       text = (chunker?.role() ?? "") + pending + text;
       pending = "";
     }
-    if (!(res as ServerResponse).write(text)) await once(res, "drain", { signal: ctl.signal }).catch(() => undefined);
+    const flowing = (res as ServerResponse).write(text);
+    // Node corks a chunked response until the next tick, which waits for the
+    // microtasks in flight: the rest of a burst of upstream events read at
+    // once. The first output goes out now instead (the later ones of the
+    // burst are still coalesced). The socket's cork, not the response's:
+    // the response was never corked, and uncorking it would unbalance it.
+    if (first && res instanceof ServerResponse) res.socket?.uncork();
+    if (!flowing) await once(res, "drain", { signal: ctl.signal }).catch(() => undefined);
   };
   try {
     for await (const { event } of gateway.stream(request, { signal: ctl.signal, trace })) {
