@@ -40,6 +40,10 @@ async function measure(col: Column, proc: Proc, full: boolean): Promise<Record<s
   const idle = await procStats(pid);
   await sequential(col, "ok", 200);
   await sequential(col, "ok", 100, true);
+  // Warm up under load too: the fixed-rate p99 otherwise catches the JIT at
+  // work (the sequential phases, once the warm-up, now run later, interleaved).
+  await closedLoop(col, CONNECTIONS, 1000);
+  await closedLoop(col, CONNECTIONS, 1000, true);
   const rated = await fixedRate(col, RATE, LOAD_MS);
   const before = await procStats(pid);
   const load = await closedLoop(col, CONNECTIONS, LOAD_MS);
@@ -55,13 +59,9 @@ async function measure(col: Column, proc: Proc, full: boolean): Promise<Record<s
     rss_idle_mb: idle.rssMb,
   };
   if (!full) return r;
-  const base = await procStats(pid);
+  // Peak RSS with STREAMS slow streams open on top of everything before.
   const open = await openStreams(col, STREAMS);
-  const held = await procStats(pid);
   await open.close();
-  r["streams_opened"] = open.opened;
-  const kb = ((held.rssMb - base.rssMb) * 1024) / Math.max(1, open.opened);
-  r["kb_per_stream"] = open.opened === STREAMS ? kb : `${kb.toFixed(1)} (only ${open.opened} of ${STREAMS} opened)`;
   // The floor has no latency threshold: against a hanging upstream it hangs too.
   for (const f of col.name === "floor" ? (["fail-503", "fail-429"] as const) : (["fail-503", "fail-429", "hang"] as const)) {
     r[`failover_${f}_ms`] = await beyondHealthy(col, f, f === "hang" ? 10 : 300);
@@ -70,6 +70,29 @@ async function measure(col: Column, proc: Proc, full: boolean): Promise<Record<s
   r["cut_stream"] = await cutStream(col);
   r["rss_peak_mb"] = (await procStats(pid)).hwmMb;
   return r;
+}
+
+/**
+ * Memory per open stream, in a process of its own: after load the heap has
+ * room to spare and absorbs the streams, so the RSS a busy process adds for
+ * them says little. A fresh one is warmed with a few streams, then holds
+ * STREAMS slow streams; the RSS it adds, per stream.
+ */
+async function memoryPerStream(start: () => Promise<Proc>, column: (p: Proc) => Column): Promise<number | string> {
+  const proc = await start();
+  try {
+    const col = column(proc);
+    process.stderr.write(`bench: memory per stream, ${col.name}…\n`);
+    await sequential(col, "ok", 50, true);
+    const base = await procStats(proc.child.pid!);
+    const open = await openStreams(col, STREAMS);
+    const held = await procStats(proc.child.pid!);
+    await open.close();
+    const kb = ((held.rssMb - base.rssMb) * 1024) / Math.max(1, open.opened);
+    return open.opened === STREAMS ? kb : `${kb.toFixed(1)} (only ${open.opened} of ${STREAMS} opened)`;
+  } finally {
+    await stop(proc);
+  }
 }
 
 /**
@@ -168,6 +191,7 @@ async function main(): Promise<void> {
   } finally {
     for (const { proc } of procs.values()) if (proc !== mock) await stop(proc);
   }
+  for (const [name, start, column] of columns) if (name !== "direct") results[name]!["kb_per_stream"] = await memoryPerStream(start, column);
   // Open-breaker skip: a second Detour with breakers on; trip the failing target, then time the skip.
   const breakers = await startPolling((port) => [main, "--config", join(dir, "detour-breakers.yaml"), "--port", String(port), "--host", "127.0.0.1"], "/readyz");
   try {
