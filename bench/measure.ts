@@ -37,23 +37,16 @@ async function one(pool: Pool, col: Column, scenario: Scenario, stream: boolean,
   return { status: res.statusCode, total: performance.now() - t0, ttft };
 }
 
+/** Latencies of a run of requests. */
+export interface Sequence {
+  readonly total: number[];
+  readonly ttft: number[];
+  failed: number;
+}
+
 /** `n` requests one after another on one keep-alive connection. */
-export async function sequential(col: Column, scenario: Scenario, n: number, stream = false): Promise<{ total: number[]; ttft: number[]; failed: number }> {
-  const pool = new Pool(`http://127.0.0.1:${col.port}`, { connections: 1, headersTimeout: 10_000, bodyTimeout: 10_000 });
-  const total: number[] = [];
-  const ttft: number[] = [];
-  let failed = 0;
-  try {
-    for (let i = 0; i < n; i++) {
-      const r = await one(pool, col, scenario, stream, performance.now());
-      if (r.status !== 200) failed++;
-      total.push(r.total);
-      ttft.push(r.ttft);
-    }
-  } finally {
-    await pool.close();
-  }
-  return { total, ttft, failed };
+export async function sequential(col: Column, scenario: Scenario, n: number, stream = false): Promise<Sequence> {
+  return (await interleaved([col], n, stream, scenario)).get(col.name)!;
 }
 
 /**
@@ -62,15 +55,15 @@ export async function sequential(col: Column, scenario: Scenario, n: number, str
  * come from the same minutes, so the machine's drift cancels out of the
  * differences between them.
  */
-export async function interleaved(cols: readonly Column[], n: number, stream: boolean): Promise<Map<string, { total: number[]; ttft: number[]; failed: number }>> {
+export async function interleaved(cols: readonly Column[], n: number, stream: boolean, scenario: Scenario = "ok"): Promise<Map<string, Sequence>> {
   const pools = cols.map((c) => new Pool(`http://127.0.0.1:${c.port}`, { connections: 1, headersTimeout: 10_000, bodyTimeout: 10_000 }));
-  const out = new Map(cols.map((c) => [c.name, { total: [] as number[], ttft: [] as number[], failed: 0 }]));
+  const out = new Map<string, Sequence>(cols.map((c) => [c.name, { total: [], ttft: [], failed: 0 }]));
   try {
     for (let i = 0; i < n; i++) {
       for (let k = 0; k < cols.length; k++) {
         const j = (i + k) % cols.length;
         const col = cols[j]!;
-        const r = await one(pools[j]!, col, "ok", stream, performance.now());
+        const r = await one(pools[j]!, col, scenario, stream, performance.now());
         const o = out.get(col.name)!;
         if (r.status !== 200) o.failed++;
         o.total.push(r.total);

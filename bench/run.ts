@@ -45,17 +45,14 @@ async function measure(col: Column, proc: Proc, full: boolean): Promise<Record<s
   await closedLoop(col, CONNECTIONS, 1000);
   await closedLoop(col, CONNECTIONS, 1000, true);
   const rated = await fixedRate(col, RATE, LOAD_MS);
-  const before = await procStats(pid);
-  const load = await closedLoop(col, CONNECTIONS, LOAD_MS);
-  const after = await procStats(pid);
-  const streams = await closedLoop(col, CONNECTIONS, LOAD_MS, true);
+  const load = await loadSample(proc, col, LOAD_MS);
   const r: Record<string, number | string> = {
     rate_p50_ms: pct(rated.total, 50),
     rate_p99_ms: pct(rated.total, 99),
-    rps: load.ok / (LOAD_MS / 1000),
-    streams_per_s: streams.ok / (LOAD_MS / 1000),
-    failed: rated.failed + load.failed + streams.failed,
-    cpu_us_per_req: ((after.cpuS - before.cpuS) / load.ok) * 1e6,
+    rps: load.rps,
+    streams_per_s: load.streams,
+    failed: rated.failed + load.failed,
+    cpu_us_per_req: load.cpu,
     rss_idle_mb: idle.rssMb,
   };
   if (!full) return r;
@@ -70,6 +67,20 @@ async function measure(col: Column, proc: Proc, full: boolean): Promise<Record<s
   r["cut_stream"] = await cutStream(col);
   r["rss_peak_mb"] = (await procStats(pid)).hwmMb;
   return r;
+}
+
+/** `ms` of unary load then `ms` of streamed load at CONNECTIONS connections, with the gateway's CPU per unary request. */
+async function loadSample(proc: Proc, col: Column, ms: number): Promise<{ rps: number; cpu: number; streams: number; failed: number }> {
+  const before = await procStats(proc.child.pid!);
+  const load = await closedLoop(col, CONNECTIONS, ms);
+  const after = await procStats(proc.child.pid!);
+  const streams = await closedLoop(col, CONNECTIONS, ms, true);
+  return {
+    rps: load.ok / (ms / 1000),
+    cpu: ((after.cpuS - before.cpuS) / Math.max(1, load.ok)) * 1e6,
+    streams: streams.ok / (ms / 1000),
+    failed: load.failed + streams.failed,
+  };
 }
 
 /**
@@ -134,14 +145,10 @@ async function throughputRounds(procs: Map<string, { proc: Proc; col: Column }>,
     for (let k = 0; k < names.length; k++) {
       const name = names[(round + k) % names.length]!;
       const { proc, col } = procs.get(name)!;
-      const before = await procStats(proc.child.pid!);
-      const load = await closedLoop(col, CONNECTIONS, ROUND_MS);
-      const after = await procStats(proc.child.pid!);
-      const streams = await closedLoop(col, CONNECTIONS, ROUND_MS, true);
-      const rps = load.ok / (ROUND_MS / 1000);
-      samples.get(name)!.push({ rps, cpu: ((after.cpuS - before.cpuS) / Math.max(1, load.ok)) * 1e6, streams: streams.ok / (ROUND_MS / 1000) });
-      results[name]!["failed"] = (results[name]!["failed"] as number) + load.failed + streams.failed;
-      inRound.set(name, rps);
+      const load = await loadSample(proc, col, ROUND_MS);
+      samples.get(name)!.push(load);
+      results[name]!["failed"] = (results[name]!["failed"] as number) + load.failed;
+      inRound.set(name, load.rps);
     }
     if (inRound.has("detour") && inRound.has("floor")) shares.push(inRound.get("detour")! / inRound.get("floor")!);
   }

@@ -180,11 +180,17 @@ async function streamChat(gateway: Gateway, request: Parameters<Gateway["stream"
   let id = "";
   let target: TargetRef | undefined;
   let replayed = false;
+  /** The serving target changed (start, hop, done): for the head and the chunks. */
+  const retarget = (ref: TargetRef | undefined) => {
+    if (!ref) return;
+    target = ref;
+    chunker?.target(ref);
+  };
   // The head and the role chunk wait for the first output (hop comments
-  // before it wait in `pending`), so the upstream
-  // call starts before any client write, the head names the target that
-  // answers, and a request that fails before any output gets a real HTTP
-  // error instead of a 200 with an error event.
+  // before it wait in `pending`): the upstream call starts before any client
+  // write, the head names the target that answers, and a request that fails
+  // before any output gets a real HTTP error instead of a 200 with an error
+  // event.
   let pending = "";
   // A response whose client went away never drains: stop waiting when it
   // closes (ctl aborts then), or the call would never finish.
@@ -219,8 +225,7 @@ async function streamChat(gateway: Gateway, request: Parameters<Gateway["stream"
         case "started":
           id = event.value.id;
           chunker = createChunker(id, request.model, includeUsage);
-          chunker.target(event.value.target);
-          target = event.value.target;
+          retarget(event.value.target);
           replayed = event.value.replayed;
           break;
         case "content":
@@ -230,8 +235,7 @@ async function streamChat(gateway: Gateway, request: Parameters<Gateway["stream"
           await write(chunker?.toolCall(event.value.index, event.value.id, event.value.name, event.value.arguments) ?? "");
           break;
         case "hop": {
-          chunker?.target(event.value.to);
-          target = event.value.to;
+          retarget(event.value.to);
           const comment = chunker?.hop(event.value) ?? "";
           if (res.headersSent) await write(comment);
           else pending += comment;
@@ -239,8 +243,7 @@ async function streamChat(gateway: Gateway, request: Parameters<Gateway["stream"
         }
         case "done":
           spent = event.value.cost?.totalUsd ?? 0;
-          chunker?.target(event.value.servedBy);
-          target = event.value.servedBy ?? target;
+          retarget(event.value.servedBy);
           await write(chunker?.done(event.value) ?? "");
           break;
         default:
