@@ -37,3 +37,5 @@ const server = http.createServer(async (req, res) => {
 });
 server.keepAliveTimeout = 60_000;
 server.listen(Number(process.argv[2] ?? 0), "127.0.0.1", () => console.log(JSON.stringify({ port: (server.address() as { port: number }).port })));
+// Exit normally on SIGINT so that `--cpu-prof` (npm run bench:profile) writes its profile.
+process.on("SIGINT", () => process.exit(0));

@@ -1,8 +1,8 @@
 /**
- * `npm run bench:profile`: Detour (the compiled build) under the bench's
- * load with the V8 CPU profiler on, then where its busy time went — by
- * package, and by function (self and inclusive) — skipping start-up and
- * warm-up. The .cpuprofile it writes opens as a flame graph in Chrome
+ * `npm run bench:profile`: the floor proxy, then Detour (the compiled
+ * build), under the bench's load with the V8 CPU profiler on; then where
+ * their busy time went — µs per completion by package, side by side, and
+ * Detour's by function (self and inclusive) — skipping start-up and warm-up. The .cpuprofile it writes opens as a flame graph in Chrome
  * DevTools (Performance) or speedscope.
  */
 import { once } from "node:events";
@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { closedLoop, plainCall, type Column } from "./measure.ts";
-import { startPolling, startPrinting, stop } from "./procs.ts";
+import { startPolling, startPrinting, stop, type Proc } from "./procs.ts";
 import { detourConfig } from "./report.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
@@ -78,39 +78,66 @@ function top(m: Map<string, number>, busy: number, n: number, filter: (k: string
     .join("\n");
 }
 
-async function main(): Promise<void> {
-  await rm(OUT, { recursive: true, force: true });
-  await mkdir(OUT, { recursive: true });
-  const mock = await startPrinting([join(HERE, "mock-upstream.ts"), "0"]);
-  const dir = await mkdtemp(join(tmpdir(), "detour-profile-"));
-  await writeFile(join(dir, "detour.yaml"), detourConfig(`http://127.0.0.1:${mock.port}`, false));
-  const main = join(HERE, "../dist/src/main.js");
-  const detour = await startPolling((port) => ["--cpu-prof", `--cpu-prof-dir=${OUT}`, main, "--config", join(dir, "detour.yaml"), "--port", String(port), "--host", "127.0.0.1"], "/readyz");
-  const col: Column = { name: "detour", port: detour.port, call: plainCall };
+interface Run {
+  readonly name: string;
+  readonly completions: number;
+  readonly s: ReturnType<typeof summarise>;
+  readonly file: string;
+}
+
+/** Runs the warm-up and the profiled load against one server started with --cpu-prof into `dir`. */
+async function profileOne(name: string, dir: string, start: () => Promise<Proc>): Promise<Run> {
+  await mkdir(dir, { recursive: true });
+  const proc = await start();
+  const col: Column = { name, port: proc.port, call: plainCall };
   try {
-    process.stderr.write("profile: warming up…\n");
+    process.stderr.write(`profile ${name}: warming up, then ${LOAD_MS} ms unary and ${LOAD_MS} ms streamed, 50 connections…\n`);
     await closedLoop(col, 50, 2000);
     await closedLoop(col, 50, 2000, true);
     // Both clocks are the system's monotonic clock: V8 stamps samples in µs of it.
     const from = Number(process.hrtime.bigint() / 1000n);
-    process.stderr.write(`profile: ${LOAD_MS} ms unary, then ${LOAD_MS} ms streamed, 50 connections…\n`);
     const unary = await closedLoop(col, 50, LOAD_MS);
     const streamed = await closedLoop(col, 50, LOAD_MS, true);
-    detour.child.kill("SIGINT");
-    await once(detour.child, "exit");
-    const file = (await readdir(OUT)).find((f) => f.endsWith(".cpuprofile"));
-    if (!file) throw new Error("no .cpuprofile was written");
-    const profile = JSON.parse(await readFile(join(OUT, file), "utf8")) as Profile;
+    proc.child.kill("SIGINT");
+    await once(proc.child, "exit");
+    const file = (await readdir(dir)).find((f) => f.endsWith(".cpuprofile"));
+    if (!file) throw new Error(`${name} wrote no .cpuprofile`);
+    const profile = JSON.parse(await readFile(join(dir, file), "utf8")) as Profile;
     const end = profile.startTime + profile.timeDeltas.reduce((a, b) => a + b, 0);
     if (from < profile.startTime || from > end) throw new Error("the profile's clock does not match this process's: cannot skip the warm-up");
-    const s = summarise(profile, from);
-    console.log(`Detour under load: ${unary.ok} unary and ${streamed.ok} streamed completions; busy ${(s.busy / 1e6).toFixed(1)} s, idle ${(s.idle / 1e6).toFixed(1)} s of the window.\n`);
-    console.log("| busy time | package |\n| --: | --- |\n" + top(s.pkgs, s.busy, 12).replace(/`/g, ""));
-    console.log("\n| busy time (self) | function |\n| --: | --- |\n" + top(s.self, s.busy, 25));
-    console.log("\n| busy time (inclusive) | Detour function |\n| --: | --- |\n" + top(s.incl, s.busy, 25, (k) => / src\//.test(k)));
-    console.log(`\nFlame graph: open ${join(OUT, file)} in Chrome DevTools (Performance) or https://www.speedscope.app.`);
+    return { name, completions: unary.ok + streamed.ok, s: summarise(profile, from), file: join(dir, file) };
   } finally {
-    await stop(detour);
+    await stop(proc);
+  }
+}
+
+/** Busy µs per completion by package, the floor's beside Detour's. */
+function byPackage(floor: Run, detour: Run): string {
+  const us = (r: Run, k: string) => (r.s.pkgs.get(k) ?? 0) / r.completions;
+  const keys = [...new Set([...detour.s.pkgs.keys(), ...floor.s.pkgs.keys()])].sort((a, b) => us(detour, b) - us(detour, a)).filter((k) => us(detour, k) >= 0.5 || us(floor, k) >= 0.5);
+  const row = (k: string, f: number, d: number) => `| ${k} | ${f.toFixed(1)} | ${d.toFixed(1)} | ${(d - f >= 0 ? "+" : "") + (d - f).toFixed(1)} |`;
+  return ["| busy µs per completion | floor | Detour | Detour − floor |", "| --- | --: | --: | --: |", ...keys.map((k) => row(k, us(floor, k), us(detour, k))), row("**total**", floor.s.busy / floor.completions, detour.s.busy / detour.completions)].join("\n");
+}
+
+async function main(): Promise<void> {
+  await rm(OUT, { recursive: true, force: true });
+  const mock = await startPrinting([join(HERE, "mock-upstream.ts"), "0"]);
+  const upstream = `http://127.0.0.1:${mock.port}`;
+  const dir = await mkdtemp(join(tmpdir(), "detour-profile-"));
+  await writeFile(join(dir, "detour.yaml"), detourConfig(upstream, false));
+  const main = join(HERE, "../dist/src/main.js");
+  const prof = (name: string) => ["--cpu-prof", `--cpu-prof-dir=${join(OUT, name)}`];
+  try {
+    const floor = await profileOne("floor", join(OUT, "floor"), () => startPrinting([...prof("floor"), join(HERE, "floor-proxy.ts"), "0"], { UPSTREAM: upstream }));
+    const detour = await profileOne("detour", join(OUT, "detour"), () => startPolling((port) => [...prof("detour"), main, "--config", join(dir, "detour.yaml"), "--port", String(port), "--host", "127.0.0.1"], "/readyz"));
+    const s = detour.s;
+    for (const r of [floor, detour]) console.log(`${r.name} under load: ${r.completions} completions (half unary, half streamed by time); busy ${(r.s.busy / 1e6).toFixed(1)} s, idle ${(r.s.idle / 1e6).toFixed(1)} s of the window.`);
+    console.log("\nThe profiler adds its own cost to both; compare the two columns, not the totals with the bench's CPU row.\n");
+    console.log(byPackage(floor, detour).replace(/`/g, ""));
+    console.log("\nDetour:\n\n| busy time (self) | function |\n| --: | --- |\n" + top(s.self, s.busy, 25));
+    console.log("\n| busy time (inclusive) | Detour function |\n| --: | --- |\n" + top(s.incl, s.busy, 25, (k) => / src\//.test(k)));
+    console.log(`\nFlame graphs: open ${detour.file} (or the floor's, ${floor.file}) in Chrome DevTools (Performance) or https://www.speedscope.app.`);
+  } finally {
     await stop(mock);
   }
 }

@@ -3,11 +3,18 @@
  * the generated StreamCompleteResponse itself: the gRPC handler sends it as is,
  * the unary path folds it into a CompleteResponse, the OpenAI handler maps it
  * to SSE chunks.
+ *
+ * The events of every request (started, content and tool-call deltas, done)
+ * are written as typed literals rather than through create(): create() walks
+ * the schema on each call, several times the cost, and the generated types
+ * make a literal that misses a field a compile error. A test checks that each
+ * equals what create() makes.
  */
 import { create } from "@bufbuild/protobuf";
 import type { CommitPolicy } from "../../gen/detour/v1/chat_pb.js";
 import {
   StreamCompleteResponseSchema,
+  type Done,
   type StreamCompleteResponse,
 } from "../../gen/detour/v1/gateway_pb.js";
 import type { Attempt, Cost, FinishReason, TargetRef, Usage } from "../../gen/detour/v1/result_pb.js";
@@ -15,21 +22,21 @@ import type { Attempt, Cost, FinishReason, TargetRef, Usage } from "../../gen/de
 /** The engine's output: one stream event. */
 export type GatewayEvent = StreamCompleteResponse;
 
+const TYPE = StreamCompleteResponseSchema.typeName as "detour.v1.StreamCompleteResponse";
+
 /** The first event of every stream. */
 export function startedEvent(id: string, route: string, target: TargetRef, replayed = false): GatewayEvent {
-  return create(StreamCompleteResponseSchema, { event: { case: "started", value: { id, route, target, replayed } } });
+  return { $typeName: TYPE, event: { case: "started", value: { $typeName: "detour.v1.Started", id, route, target, replayed } } };
 }
 
 /** A text delta. */
 export function contentEvent(text: string): GatewayEvent {
-  return create(StreamCompleteResponseSchema, { event: { case: "content", value: { text } } });
+  return { $typeName: TYPE, event: { case: "content", value: { $typeName: "detour.v1.ContentDelta", text } } };
 }
 
 /** A tool-call delta. */
 export function toolCallEvent(index: number, id: string, name: string, args: string): GatewayEvent {
-  return create(StreamCompleteResponseSchema, {
-    event: { case: "toolCall", value: { index, id, name, arguments: args } },
-  });
+  return { $typeName: TYPE, event: { case: "toolCall", value: { $typeName: "detour.v1.ToolCallDelta", index, id, name, arguments: args } } };
 }
 
 /** What a hop event says. */
@@ -68,5 +75,8 @@ export interface DoneInit {
 
 /** The last event of a successful stream. */
 export function doneEvent(init: DoneInit): GatewayEvent {
-  return create(StreamCompleteResponseSchema, { event: { case: "done", value: init } });
+  const { id, finishReason, usage, cost, servedBy, route, attempts, replayed = false } = init;
+  const value: Done = { $typeName: "detour.v1.Done", id, finishReason, cost, servedBy, route, attempts, replayed };
+  if (usage) value.usage = usage;
+  return { $typeName: TYPE, event: { case: "done", value } };
 }

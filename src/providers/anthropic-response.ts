@@ -72,12 +72,12 @@ function usageOf(input: Obj, outputTokens: number): Usage {
 }
 
 /** Turns the Messages event stream into events; throws if it ends before message_stop. */
-export async function* messageEvents(events: AsyncIterable<SseEvent>, hop: TargetRef, provider: string): AsyncGenerator<ProviderEvent> {
+export async function* messageEvents(events: AsyncIterable<readonly SseEvent[]>, hop: TargetRef, provider: string): AsyncGenerator<ProviderEvent> {
   let inputUsage: Obj = {};
   let outputTokens = 0;
   let finish: FinishReason | undefined;
   const toolIndex = new Map<number, number>();
-  for await (const ev of events) {
+  for await (const batch of events) for (const ev of batch) {
     let data: Obj | undefined;
     try {
       data = obj(JSON.parse(ev.data));

@@ -92,9 +92,9 @@ function createReader(hop: TargetRef) {
 }
 
 /** Turns the alt=sse stream into events. */
-export async function* streamEvents(events: AsyncIterable<SseEvent>, hop: TargetRef): AsyncGenerator<ProviderEvent> {
+export async function* streamEvents(events: AsyncIterable<readonly SseEvent[]>, hop: TargetRef): AsyncGenerator<ProviderEvent> {
   const reader = createReader(hop);
-  for await (const ev of events) {
+  for await (const batch of events) for (const ev of batch) {
     let body: Obj | undefined;
     try {
       body = obj(JSON.parse(ev.data));

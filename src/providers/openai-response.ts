@@ -61,10 +61,10 @@ function malformed(hop: TargetRef, what: string): GatewayError {
 }
 
 /** Turns the SSE stream of chunks into events; throws if it ends before a finish. */
-export async function* chunkEvents(events: AsyncIterable<SseEvent>, hop: TargetRef, provider: string): AsyncGenerator<ProviderEvent> {
+export async function* chunkEvents(events: AsyncIterable<readonly SseEvent[]>, hop: TargetRef, provider: string): AsyncGenerator<ProviderEvent> {
   let finish: FinishReason | undefined;
-  for await (const ev of events) {
-    if (ev.data === "[DONE]") break;
+  read: for await (const batch of events) for (const ev of batch) {
+    if (ev.data === "[DONE]") break read;
     let chunk: Obj | undefined;
     try {
       chunk = obj(JSON.parse(ev.data));

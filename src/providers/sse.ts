@@ -226,30 +226,35 @@ export function createSseParser(onEvent: (e: SseEvent) => void, opts: SseOptions
 }
 
 /**
- * Yields the events of an SSE body. A body that ends cleanly between events
- * returns; one that ends inside an event throws SseTruncatedError. Events
- * complete before a failure are always yielded before the error is thrown.
+ * Yields the events of an SSE body, a batch per body chunk (the events it
+ * completed), so that a consumer walks a burst of events in one turn instead
+ * of one promise per event. A body that ends cleanly between events returns;
+ * one that ends inside an event throws SseTruncatedError. Events complete
+ * before a failure are always yielded before the error is thrown.
  */
-export async function* parseSse(body: AsyncIterable<Uint8Array | string>, opts: SseOptions = {}): AsyncGenerator<SseEvent, void, undefined> {
-  const ready: SseEvent[] = [];
+export async function* parseSseBatches(body: AsyncIterable<Uint8Array | string>, opts: SseOptions = {}): AsyncGenerator<SseEvent[], void, undefined> {
+  let ready: SseEvent[] = [];
   const parser = createSseParser((e) => void ready.push(e), opts);
+  const take = () => {
+    const out = ready;
+    ready = [];
+    return out;
+  };
   for await (const chunk of body) {
     try {
       parser.push(chunk);
     } catch (e) {
-      yield* drain(ready);
+      if (ready.length > 0) yield take();
       throw e;
     }
-    if (ready.length > 0) yield* drain(ready);
+    if (ready.length > 0) yield take();
   }
   const { truncated } = parser.end();
-  yield* drain(ready);
+  if (ready.length > 0) yield take();
   if (truncated) throw new SseTruncatedError("the SSE stream ended in the middle of an event");
 }
 
-function* drain(ready: SseEvent[]): Generator<SseEvent, void, undefined> {
-  // The generator is suspended while the consumer holds an event, so the
-  // array cannot grow under this loop.
-  for (const e of ready) yield e;
-  ready.length = 0;
+/** The events of an SSE body one by one; see parseSseBatches. */
+export async function* parseSse(body: AsyncIterable<Uint8Array | string>, opts: SseOptions = {}): AsyncGenerator<SseEvent, void, undefined> {
+  for await (const batch of parseSseBatches(body, opts)) yield* batch;
 }

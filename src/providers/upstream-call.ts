@@ -8,7 +8,7 @@ import type { TargetRef } from "../../gen/detour/v1/result_pb.js";
 import { GatewayError } from "../errors.ts";
 import { networkError, type UpstreamHttp, type UpstreamResponse } from "./http.ts";
 import { parseObject, type Obj } from "./json.ts";
-import { parseSse, SseTruncatedError, type SseEvent } from "./sse.ts";
+import { parseSseBatches, SseTruncatedError, type SseEvent } from "./sse.ts";
 import { upstreamError, type VendorError } from "./upstream-errors.ts";
 
 /** One upstream POST as an adapter describes it. */
@@ -64,10 +64,13 @@ export async function readJson(res: UpstreamResponse, hop: TargetRef, signal: Ab
   throw new GatewayError("MALFORMED_RESPONSE", "the upstream sent a body that is not a JSON object", { hop, upstreamStatus: res.status });
 }
 
-/** The response's SSE events; a cut or reset stream is STREAM_DROPPED. */
-export async function* sseEvents(res: UpstreamResponse, hop: TargetRef, signal: AbortSignal): AsyncGenerator<SseEvent> {
+/**
+ * The response's SSE events, a batch per read (see parseSseBatches); a cut or
+ * reset stream is STREAM_DROPPED.
+ */
+export async function* sseEvents(res: UpstreamResponse, hop: TargetRef, signal: AbortSignal): AsyncGenerator<SseEvent[]> {
   try {
-    yield* parseSse(res.body);
+    yield* parseSseBatches(res.body);
   } catch (e) {
     if (e instanceof SseTruncatedError) {
       throw new GatewayError("STREAM_DROPPED", "the upstream stream was cut mid-event", { hop, upstreamStatus: res.status });

@@ -37,11 +37,16 @@ function header(req: Req, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** Writes the status and headers at once (HTTP/1 and the HTTP/2 compat response alike). */
+function head(res: Res, status: number, headers: Record<string, string | number>): void {
+  (res as ServerResponse).writeHead(status, headers);
+}
+
 function sendJson(res: Res, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.statusCode = status;
-  for (const [k, v] of Object.entries({ "content-type": "application/json", ...headers })) res.setHeader(k, v);
-  res.setHeader("content-length", Buffer.byteLength(text));
+  // writeHead with the headers at once skips setHeader's per-header map and
+  // checks (headers set earlier, such as connection: close, are kept).
+  head(res, status, { "content-type": "application/json", ...headers, "content-length": Buffer.byteLength(text) });
   res.end(text);
 }
 
@@ -198,13 +203,14 @@ async function streamChat(gateway: Gateway, request: Parameters<Gateway["stream"
     if (ctl.signal.aborted) return;
     const first = !res.headersSent;
     if (first) {
-      res.statusCode = 200;
-      res.setHeader("content-type", "text/event-stream; charset=utf-8");
-      res.setHeader("cache-control", "no-cache");
-      res.setHeader("x-request-id", id);
-      res.setHeader("x-detour-provider", target?.provider ?? "");
-      res.setHeader("x-detour-model", target?.model ?? "");
-      if (replayed) res.setHeader("x-detour-replayed", "true");
+      head(res, 200, {
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-cache",
+        "x-request-id": id,
+        "x-detour-provider": target?.provider ?? "",
+        "x-detour-model": target?.model ?? "",
+        ...(replayed ? { "x-detour-replayed": "true" } : {}),
+      });
       // The role chunk names the model that answers, after any early hop.
       text = (chunker?.role() ?? "") + pending + text;
       pending = "";
