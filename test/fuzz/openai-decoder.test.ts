@@ -6,9 +6,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { toBinary } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
-import { CompleteRequestSchema } from "../../gen/detour/v1/chat_pb.js";
+import { CompleteRequestSchema, SamplingSchema } from "../../gen/detour/v1/chat_pb.js";
 import { GatewayError } from "../../src/errors.js";
 import { validateRequest } from "../../src/gateway/validate.js";
 import { fingerprint } from "../../src/idempotency/store.js";
@@ -41,6 +41,11 @@ function decode(body: unknown): GatewayError | undefined {
   // A decoded request must reach the engine intact: nothing may throw while
   // encoding it, and validation refuses it only with a field named.
   toBinary(CompleteRequestSchema, request);
+  // The decoder builds the request and its sampling as literals: each has
+  // every field create() would give it.
+  for (const [made, empty] of [[request, create(CompleteRequestSchema)], [request.sampling, create(SamplingSchema)]] as const) {
+    for (const k of Object.keys(empty)) assert.ok(made && k in made, `the decoded ${empty.$typeName} has no ${k}`);
+  }
   fingerprint(request);
   try {
     validateRequest(request);

@@ -6,14 +6,17 @@
 import { create } from "@bufbuild/protobuf";
 import type { JsonObject } from "@bufbuild/protobuf";
 import {
-  CompleteRequestSchema,
   ContentPartSchema,
   ImageDetail,
   ReasoningEffort,
+  ResponseFormatSchema,
   ResponseFormatType,
   Role,
   ToolChoiceMode,
+  ToolChoiceSchema,
+  ToolSchema,
   type CompleteRequest,
+  type Sampling,
   type ContentPart,
   type Message,
 } from "../../../gen/detour/v1/chat_pb.js";
@@ -156,26 +159,31 @@ export function decodeChat(body: unknown, routeOverride?: string): DecodedChat {
   const streamOptions = b["stream_options"] === undefined || b["stream_options"] === null ? {} : object(b["stream_options"], "stream_options");
   const stream = bool(b["stream"], "stream") ?? false;
 
-  const request = create(CompleteRequestSchema, {
+  // A typed literal: create() would walk the schema over the whole request on
+  // every call (the fuzz test checks it survives an encode/decode round trip).
+  const request: CompleteRequest = {
+    $typeName: "detour.v1.CompleteRequest",
     model,
     messages: messages.map((m, i) => message(m, i)),
-    tools: arr(b["tools"]).map((t, i) => tool(t, i)),
-    ...(b["tool_choice"] !== undefined && b["tool_choice"] !== null ? { toolChoice: toolChoice(b["tool_choice"]) } : {}),
-    ...(bool(b["parallel_tool_calls"], "parallel_tool_calls") !== undefined ? { parallelToolCalls: b["parallel_tool_calls"] as boolean } : {}),
-    ...(b["response_format"] !== undefined && b["response_format"] !== null ? { responseFormat: responseFormat(b["response_format"]) } : {}),
-    sampling: {
-      ...(num(b["temperature"], "temperature") !== undefined ? { temperature: b["temperature"] as number } : {}),
-      ...(num(b["top_p"], "top_p") !== undefined ? { topP: b["top_p"] as number } : {}),
-      ...((maxCompletion ?? maxTokens) !== undefined ? { maxOutputTokens: maxCompletion ?? maxTokens } : {}),
-      stop,
-      ...(seed !== undefined ? { seed: BigInt(seed) } : {}),
-      ...(num(b["presence_penalty"], "presence_penalty") !== undefined ? { presencePenalty: b["presence_penalty"] as number } : {}),
-      ...(num(b["frequency_penalty"], "frequency_penalty") !== undefined ? { frequencyPenalty: b["frequency_penalty"] as number } : {}),
-      ...(effort !== undefined ? { reasoningEffort: effort } : {}),
-    },
-    user: str(b["user"], "user") || str(b["safety_identifier"], "safety_identifier"),
-    metadata: Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, str(v, member("metadata", k))])),
-  });
+    tools: arr(b["tools"]).map((t, i) => create(ToolSchema, tool(t, i))),
+    requestId: "",
+    metadata: {},
+    user: "",
+    providerOptions: {},
+  };
+  if (b["tool_choice"] !== undefined && b["tool_choice"] !== null) request.toolChoice = create(ToolChoiceSchema, toolChoice(b["tool_choice"]));
+  if (bool(b["parallel_tool_calls"], "parallel_tool_calls") !== undefined) request.parallelToolCalls = b["parallel_tool_calls"] as boolean;
+  if (b["response_format"] !== undefined && b["response_format"] !== null) request.responseFormat = create(ResponseFormatSchema, responseFormat(b["response_format"]));
+  const sampling: Sampling = { $typeName: "detour.v1.Sampling", stop, reasoningEffort: effort ?? ReasoningEffort.UNSPECIFIED };
+  if (num(b["temperature"], "temperature") !== undefined) sampling.temperature = b["temperature"] as number;
+  if (num(b["top_p"], "top_p") !== undefined) sampling.topP = b["top_p"] as number;
+  if ((maxCompletion ?? maxTokens) !== undefined) sampling.maxOutputTokens = maxCompletion ?? maxTokens;
+  if (seed !== undefined) sampling.seed = BigInt(seed);
+  if (num(b["presence_penalty"], "presence_penalty") !== undefined) sampling.presencePenalty = b["presence_penalty"] as number;
+  if (num(b["frequency_penalty"], "frequency_penalty") !== undefined) sampling.frequencyPenalty = b["frequency_penalty"] as number;
+  request.sampling = sampling;
+  request.user = str(b["user"], "user") || str(b["safety_identifier"], "safety_identifier");
+  request.metadata = Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, str(v, member("metadata", k))]));
   return { request, stream, includeUsage: bool(streamOptions["include_usage"], "stream_options.include_usage") ?? false };
 }
 
