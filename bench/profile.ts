@@ -34,7 +34,7 @@ const pkg = (url: string) => {
   if (!url) return "(V8 and native: syscalls, GC)";
   if (url.startsWith("node:")) return "node";
   const m = /node_modules\/((@[^/]+\/)?[^/]+)/.exec(url);
-  return m ? m[1]! : url.includes("/gen/") ? "gen (protobuf code)" : "detour";
+  return m ? m[1]! : url.includes("/gen/") ? "gen (protobuf code)" : "own code (Detour's src/, the floor's floor-proxy.ts)";
 };
 
 /** Self and inclusive time per function, and self time per package, over samples after `fromUs`. */
