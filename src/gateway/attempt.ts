@@ -5,7 +5,6 @@
  * the upstream — is recorded as a GatewayError on `failure`.
  */
 import type { Context } from "@opentelemetry/api";
-import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import type { CompleteRequest } from "../../gen/detour/v1/chat_pb.js";
 import {
   AttemptOutcome,
@@ -15,6 +14,7 @@ import {
   type Usage,
 } from "../../gen/detour/v1/result_pb.js";
 import { GatewayError, toGatewayError } from "../errors.ts";
+import { durationOf, timestampOf } from "../literals.ts";
 import type { Provider, ProviderEvent } from "../providers/types.ts";
 import type { PlannedTarget } from "./plan.ts";
 
@@ -202,20 +202,4 @@ export function attemptRecord(
   if (run.usage) a.usage = run.usage;
   if (backoffMs > 0) a.backoff = durationOf(backoffMs);
   return a;
-}
-
-/** timestampFromMs without create(). */
-export function timestampOf(ms: number): Timestamp {
-  const seconds = Math.floor(ms / 1000);
-  return { $typeName: "google.protobuf.Timestamp", seconds: BigInt(seconds), nanos: (ms - seconds * 1000) * 1_000_000 };
-}
-
-/** durationFromMs without create(). */
-export function durationOf(ms: number): Duration {
-  const sign = ms < 0 ? -1 : 1;
-  const abs = Math.abs(ms);
-  const seconds = Math.floor(abs / 1000);
-  const nanos = (abs - seconds * 1000) * 1_000_000;
-  // A signed zero does not serialise: nanos is 0, never -0.
-  return { $typeName: "google.protobuf.Duration", seconds: BigInt(seconds * sign), nanos: nanos === 0 ? 0 : nanos * sign };
 }

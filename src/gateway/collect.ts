@@ -2,11 +2,10 @@
  * Folds a stream of gateway events into the unary CompleteResponse, so that
  * Complete and StreamComplete share one engine and cannot disagree.
  */
-import { create } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { MessageSchema, Role, ToolCallSchema, type Message, type ToolCall } from "../../gen/detour/v1/chat_pb.js";
-import { CompleteResponseSchema, type CompleteResponse } from "../../gen/detour/v1/result_pb.js";
+import { Role, type Message, type ToolCall } from "../../gen/detour/v1/chat_pb.js";
+import type { CompleteResponse } from "../../gen/detour/v1/result_pb.js";
 import { GatewayError } from "../errors.ts";
+import { timestampOf } from "../literals.ts";
 import type { GatewayEvent } from "./events.ts";
 
 /** The answer so far, event by event: text, tool calls, and whether it was replayed. */
@@ -33,7 +32,7 @@ export function foldAnswer(): AnswerFold {
           break;
         case "toolCall": {
           const d = event.value;
-          const call = (calls[d.index] ??= create(ToolCallSchema));
+          const call = (calls[d.index] ??= { $typeName: "detour.v1.ToolCall", id: "", name: "", arguments: "" });
           if (d.id) call.id = d.id;
           if (d.name) call.name = d.name;
           call.arguments += d.arguments;
@@ -50,12 +49,15 @@ export function foldAnswer(): AnswerFold {
           break;
       }
     },
-    message: () =>
-      create(MessageSchema, {
-        role: Role.ASSISTANT,
-        content: text ? [{ part: { case: "text", value: text } }] : [],
-        toolCalls: calls.filter((c) => c !== undefined),
-      }),
+    // Typed literals, not create() (see literals.ts); events.test.ts checks they match.
+    message: () => ({
+      $typeName: "detour.v1.Message",
+      role: Role.ASSISTANT,
+      content: text ? [{ $typeName: "detour.v1.ContentPart", part: { case: "text", value: text } }] : [],
+      toolCalls: calls.filter((c) => c !== undefined),
+      toolCallId: "",
+      name: "",
+    }),
     get replayed() {
       return replayed;
     },
@@ -69,18 +71,20 @@ export async function collectResponse(events: AsyncIterable<GatewayEvent>, now: 
     fold.add(ev);
     if (ev.event.case !== "done") continue;
     const done = ev.event.value;
-    return create(CompleteResponseSchema, {
+    const out: CompleteResponse = {
+      $typeName: "detour.v1.CompleteResponse",
       id: done.id,
       message: fold.message(),
       finishReason: done.finishReason,
-      ...(done.usage ? { usage: done.usage } : {}),
-      ...(done.cost ? { cost: done.cost } : {}),
-      ...(done.servedBy ? { servedBy: done.servedBy } : {}),
       route: done.route,
       attempts: done.attempts,
       replayed: fold.replayed,
-      createTime: timestampFromMs(now()),
-    });
+      createTime: timestampOf(now()),
+    };
+    if (done.usage) out.usage = done.usage;
+    if (done.cost) out.cost = done.cost;
+    if (done.servedBy) out.servedBy = done.servedBy;
+    return out;
   }
   throw new GatewayError("INTERNAL", "the stream ended without a done event");
 }

@@ -4,7 +4,7 @@
  * the unary path folds it into a CompleteResponse, the OpenAI handler maps it
  * to SSE chunks.
  *
- * The events of every request (started, content and tool-call deltas, done)
+ * The events of every request (started, content and tool-call deltas, usage, done)
  * are written as typed literals rather than through create(): create() walks
  * the schema on each call, several times the cost, and the generated types
  * make a literal that misses a field a compile error. A test checks that each
@@ -58,7 +58,7 @@ export function hopEvent(init: HopInit): GatewayEvent {
 
 /** The answering attempt's usage. */
 export function usageEvent(usage: Usage): GatewayEvent {
-  return create(StreamCompleteResponseSchema, { event: { case: "usage", value: usage } });
+  return { $typeName: TYPE, event: { case: "usage", value: usage } };
 }
 
 /** What the done event says. */

@@ -2,11 +2,11 @@
  * How a chain ends: the usage and done events of a success, or the chain's
  * error — the last failure's class, with the whole trail attached.
  */
-import { create } from "@bufbuild/protobuf";
-import { AttemptOutcome, CostSchema, type Attempt } from "../../gen/detour/v1/result_pb.js";
+import { AttemptOutcome, type Attempt } from "../../gen/detour/v1/result_pb.js";
 import { GatewayError } from "../errors.ts";
 import type { AttemptRun } from "./attempt.ts";
 import { doneEvent, usageEvent, type GatewayEvent } from "./events.ts";
+import { newCost } from "../literals.ts";
 
 /** The closing events of a successful chain. */
 export function* successEvents(
@@ -22,7 +22,7 @@ export function* successEvents(
     id,
     finishReason: run.finish,
     usage: run.usage,
-    cost: create(CostSchema, { answerUsd, wastedUsd, totalUsd: answerUsd + wastedUsd }),
+    cost: newCost(answerUsd, wastedUsd),
     servedBy: run.target.ref,
     route,
     attempts,

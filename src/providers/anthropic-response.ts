@@ -4,13 +4,13 @@
  * input_json_delta), message_delta, message_stop, ping and error events; a
  * whole `message`; and the `{"type":"error","error":{…}}` body.
  */
-import { create } from "@bufbuild/protobuf";
-import { FinishReason, UsageSchema, type TargetRef, type Usage } from "../../gen/detour/v1/result_pb.js";
+import { FinishReason, type TargetRef, type Usage } from "../../gen/detour/v1/result_pb.js";
 import { GatewayError } from "../errors.ts";
 import { arr, num, obj, str, type Obj } from "./json.ts";
 import type { SseEvent } from "./sse.ts";
 import type { ProviderEvent } from "./types.ts";
 import { upstreamError, type VendorError } from "./upstream-errors.ts";
+import { newUsage } from "../literals.ts";
 
 /** Maps Anthropic's stop_reason. */
 export function stopReason(v: unknown): FinishReason | undefined {
@@ -62,7 +62,7 @@ function usageOf(input: Obj, outputTokens: number): Usage {
   const cacheWrite = num(input["cache_creation_input_tokens"]);
   // Anthropic counts cached tokens apart from input_tokens; ours include them.
   const inputTokens = fresh + cacheRead + cacheWrite;
-  return create(UsageSchema, {
+  return newUsage({
     inputTokens,
     outputTokens,
     cachedInputTokens: cacheRead,

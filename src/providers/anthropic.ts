@@ -2,9 +2,7 @@
  * The Anthropic Messages adapter: POST /v1/messages with x-api-key and
  * anthropic-version, always streaming.
  */
-import { create } from "@bufbuild/protobuf";
 import type { AnthropicProvider, ProviderConfig } from "../../gen/detour/v1/config_pb.js";
-import { TargetRefSchema } from "../../gen/detour/v1/result_pb.js";
 import { anthropicBody } from "./anthropic-request.ts";
 import { anthropicVendorError, messageEvents, wholeMessageEvents } from "./anthropic-response.ts";
 import { createModelCatalog } from "./catalog.ts";
@@ -15,6 +13,7 @@ import { resolveKey } from "./keys.ts";
 import type { HttpProviderDeps } from "./openai.ts";
 import type { Provider, ProviderCall, ProviderEvent } from "./types.ts";
 import { isJsonResponse, postOrThrow, readJson, sseEvents } from "./upstream-call.ts";
+import { newTargetRef } from "../literals.ts";
 
 /** The public Anthropic API. */
 export const ANTHROPIC_BASE_URL = "https://api.anthropic.com";
@@ -42,7 +41,7 @@ export function createAnthropicProvider(pc: ProviderConfig, cfg: AnthropicProvid
   }
 
   async function* stream(call: ProviderCall): AsyncGenerator<ProviderEvent> {
-    const hop = create(TargetRefSchema, { provider: name, model: call.model });
+    const hop = newTargetRef(name, call.model);
     const maxTokens = catalog.describe(call.model)?.capabilities.maxOutputTokens || FALLBACK_MAX_TOKENS;
     const res = await postOrThrow({
       http,

@@ -5,13 +5,13 @@
  * promptFeedback.blockReason for a blocked prompt. Errors are
  * `{"error": {code, message, status, details}}`.
  */
-import { create } from "@bufbuild/protobuf";
-import { FinishReason, UsageSchema, type TargetRef, type Usage } from "../../gen/detour/v1/result_pb.js";
+import { FinishReason, type TargetRef, type Usage } from "../../gen/detour/v1/result_pb.js";
 import { GatewayError } from "../errors.ts";
 import { arr, num, obj, str, type Obj } from "./json.ts";
 import type { SseEvent } from "./sse.ts";
 import type { ProviderEvent } from "./types.ts";
 import { parseProtoDuration, type VendorError } from "./upstream-errors.ts";
+import { newUsage } from "../literals.ts";
 
 const FILTERED = new Set(["SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "LANGUAGE"]);
 
@@ -36,7 +36,7 @@ function usageOf(u: Obj): Usage {
   const input = num(u["promptTokenCount"]);
   const thoughts = num(u["thoughtsTokenCount"]);
   const output = num(u["candidatesTokenCount"]) + thoughts;
-  return create(UsageSchema, {
+  return newUsage({
     inputTokens: input,
     outputTokens: output,
     cachedInputTokens: num(u["cachedContentTokenCount"]),

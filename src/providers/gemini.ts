@@ -2,9 +2,7 @@
  * The Google Gemini adapter: POST models/{model}:streamGenerateContent?alt=sse
  * with the x-goog-api-key header.
  */
-import { create } from "@bufbuild/protobuf";
 import type { GeminiProvider, ProviderConfig } from "../../gen/detour/v1/config_pb.js";
-import { TargetRefSchema } from "../../gen/detour/v1/result_pb.js";
 import { createModelCatalog } from "./catalog.ts";
 import { VENDOR_MODELS } from "./catalog-data.ts";
 import { geminiBody } from "./gemini-request.ts";
@@ -15,6 +13,7 @@ import { resolveKey } from "./keys.ts";
 import type { HttpProviderDeps } from "./openai.ts";
 import type { Provider, ProviderCall, ProviderEvent } from "./types.ts";
 import { isJsonResponse, postOrThrow, readJson, sseEvents } from "./upstream-call.ts";
+import { newTargetRef } from "../literals.ts";
 
 /** The public Gemini API. */
 export const GEMINI_BASE_URL = "https://generativelanguage.googleapis.com/v1beta";
@@ -30,7 +29,7 @@ export function createGeminiProvider(pc: ProviderConfig, cfg: GeminiProvider, de
   if (key) headers["x-goog-api-key"] = key;
 
   async function* stream(call: ProviderCall): AsyncGenerator<ProviderEvent> {
-    const hop = create(TargetRefSchema, { provider: name, model: call.model });
+    const hop = newTargetRef(name, call.model);
     const model = call.model.startsWith("models/") ? call.model : `models/${call.model}`;
     const res = await postOrThrow({
       http,

@@ -3,13 +3,13 @@
  * `chat.completion.chunk`s (ending with `data: [DONE]`), a whole
  * `chat.completion`, and the `{"error": …}` body.
  */
-import { create } from "@bufbuild/protobuf";
-import { FinishReason, UsageSchema, type TargetRef, type Usage } from "../../gen/detour/v1/result_pb.js";
+import { FinishReason, type TargetRef, type Usage } from "../../gen/detour/v1/result_pb.js";
 import { GatewayError } from "../errors.ts";
 import type { SseEvent } from "./sse.ts";
 import type { ProviderEvent } from "./types.ts";
 import { arr, num, obj, str, type Obj } from "./json.ts";
 import type { VendorError } from "./upstream-errors.ts";
+import { newUsage } from "../literals.ts";
 
 /** Maps OpenAI's finish_reason. */
 export function finishReason(v: unknown): FinishReason | undefined {
@@ -32,7 +32,7 @@ export function finishReason(v: unknown): FinishReason | undefined {
 export function openaiUsage(u: Obj): Usage {
   const input = num(u["prompt_tokens"]);
   const output = num(u["completion_tokens"]);
-  return create(UsageSchema, {
+  return newUsage({
     inputTokens: input,
     outputTokens: output,
     cachedInputTokens: num(obj(u["prompt_tokens_details"])?.["cached_tokens"]),

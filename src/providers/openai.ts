@@ -4,9 +4,7 @@
  * vLLM, LM Studio, …) by base URL, and Azure OpenAI by deployment URL,
  * api-version and the api-key header.
  */
-import { create } from "@bufbuild/protobuf";
 import type { OpenAiProvider, ProviderConfig } from "../../gen/detour/v1/config_pb.js";
-import { TargetRefSchema } from "../../gen/detour/v1/result_pb.js";
 import { createModelCatalog } from "./catalog.ts";
 import { VENDOR_MODELS } from "./catalog-data.ts";
 import { createUpstreamHttp, type UpstreamHttp } from "./http.ts";
@@ -16,6 +14,7 @@ import { openaiBody, type OpenAIFlavor } from "./openai-request.ts";
 import { chunkEvents, completionEvents, openaiVendorError } from "./openai-response.ts";
 import type { Provider, ProviderCall, ProviderEvent } from "./types.ts";
 import { isJsonResponse, postOrThrow, readJson, sseEvents } from "./upstream-call.ts";
+import { newTargetRef } from "../literals.ts";
 
 /** The public OpenAI API. */
 export const OPENAI_BASE_URL = "https://api.openai.com/v1";
@@ -59,7 +58,7 @@ export function createOpenAIProvider(pc: ProviderConfig, cfg: OpenAiProvider, de
   };
 
   async function* stream(call: ProviderCall): AsyncGenerator<ProviderEvent> {
-    const hop = create(TargetRefSchema, { provider: name, model: call.model });
+    const hop = newTargetRef(name, call.model);
     const streaming = call.stream !== false && (catalog.describe(call.model)?.capabilities.streaming ?? true);
     const { url, model } = target(call.model);
     const extra = obj(call.request.providerOptions[name]);

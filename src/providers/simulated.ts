@@ -15,10 +15,11 @@ import {
   type SimulatedProvider,
 } from "../../gen/detour/v1/config_pb.js";
 import { CapabilitiesSchema, PricingSchema } from "../../gen/detour/v1/gateway_pb.js";
-import { FinishReason, UsageSchema } from "../../gen/detour/v1/result_pb.js";
+import { FinishReason } from "../../gen/detour/v1/result_pb.js";
 import { GatewayError } from "../errors.ts";
 import { durationOr, formatDuration } from "../config/duration.ts";
 import type { ModelEntry, Provider, ProviderCall, ProviderEvent } from "./types.ts";
+import { newUsage } from "../literals.ts";
 
 /** Dependencies a test may replace. */
 export interface SimulatedDeps {
@@ -161,7 +162,7 @@ async function* run(
   const inputTokens = Math.ceil(promptChars(request) / 4);
   yield {
     type: "usage",
-    usage: create(UsageSchema, { inputTokens, outputTokens: sent, totalTokens: inputTokens + sent }),
+    usage: newUsage({ inputTokens, outputTokens: sent, totalTokens: inputTokens + sent }),
   };
   yield { type: "finish", reason: finish };
 }

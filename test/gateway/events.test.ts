@@ -3,9 +3,12 @@ import { test } from "node:test";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { StreamCompleteResponseSchema } from "../../gen/detour/v1/gateway_pb.js";
-import { AttemptOutcome, AttemptSchema, CostSchema, Decision, FinishReason, TargetRefSchema, UsageSchema } from "../../gen/detour/v1/result_pb.js";
-import { attemptRecord, durationOf, newAttempt, timestampOf } from "../../src/gateway/attempt.js";
-import { contentEvent, doneEvent, startedEvent, toolCallEvent } from "../../src/gateway/events.js";
+import { MessageSchema, Role } from "../../gen/detour/v1/chat_pb.js";
+import { AttemptOutcome, AttemptSchema, CompleteResponseSchema, CostSchema, Decision, FinishReason, TargetRefSchema, UsageSchema } from "../../gen/detour/v1/result_pb.js";
+import { attemptRecord, newAttempt } from "../../src/gateway/attempt.js";
+import { collectResponse } from "../../src/gateway/collect.js";
+import { contentEvent, doneEvent, startedEvent, toolCallEvent, usageEvent } from "../../src/gateway/events.js";
+import { durationOf, newCost, newTargetRef, newUsage, timestampOf } from "../../src/literals.js";
 import { GatewayError } from "../../src/errors.js";
 import type { PlannedTarget } from "../../src/gateway/plan.js";
 
@@ -21,6 +24,7 @@ test("the stream events built as literals equal what create() builds", () => {
   same(startedEvent("id1", "r", ref), create(StreamCompleteResponseSchema, { event: { case: "started", value: { id: "id1", route: "r", target: ref, replayed: false } } }));
   same(startedEvent("id1", "r", ref, true), create(StreamCompleteResponseSchema, { event: { case: "started", value: { id: "id1", route: "r", target: ref, replayed: true } } }));
   same(contentEvent("héllo"), create(StreamCompleteResponseSchema, { event: { case: "content", value: { text: "héllo" } } }));
+  same(usageEvent(newUsage({ inputTokens: 3 })), create(StreamCompleteResponseSchema, { event: { case: "usage", value: { inputTokens: 3 } } }));
   same(toolCallEvent(2, "call_1", "f", "{}"), create(StreamCompleteResponseSchema, { event: { case: "toolCall", value: { index: 2, id: "call_1", name: "f", arguments: "{}" } } }));
   const cost = create(CostSchema, { answerUsd: 1, totalUsd: 1 });
   const usage = create(UsageSchema, { inputTokens: 3, outputTokens: 4 });
@@ -50,4 +54,40 @@ test("attempt records, timestamps and durations built as literals equal the libr
     attemptRecord(failed, AttemptOutcome.FAILED, Decision.RETRY, 0, 1500),
     create(AttemptSchema, { index: 1, target: ref, retry: 2, outcome: AttemptOutcome.FAILED, reason: "RATE_LIMITED", message: "slow down", decision: Decision.RETRY, startTime: timestampFromMs(1_764_000_000_000), latency: durationFromMs(0), upstreamStatus: 429, backoff: durationFromMs(1500) }),
   );
+});
+
+test("usage, cost and target literals equal what create() builds", () => {
+  assert.deepStrictEqual(newTargetRef("p", "m"), ref);
+  assert.deepStrictEqual(newCost(0.5, 0.25), create(CostSchema, { answerUsd: 0.5, wastedUsd: 0.25, totalUsd: 0.75 }));
+  assert.deepStrictEqual(newUsage({}), create(UsageSchema));
+  const all = { inputTokens: 1, outputTokens: 2, cachedInputTokens: 3, reasoningTokens: 4, totalTokens: 5, cacheWriteTokens: 6 };
+  assert.deepStrictEqual(newUsage(all), create(UsageSchema, all));
+});
+
+test("the unary answer folded from events equals what create() builds", async () => {
+  const events = async function* () {
+    yield startedEvent("id1", "r", ref);
+    yield contentEvent("hel");
+    yield toolCallEvent(0, "call_1", "f", '{"a":');
+    yield contentEvent("lo");
+    yield toolCallEvent(0, "", "", "1}");
+    yield doneEvent({ id: "id1", finishReason: FinishReason.STOP, usage: newUsage({ inputTokens: 2 }), cost: newCost(1, 0), servedBy: ref, route: "r", attempts: [] });
+  };
+  const got = await collectResponse(events(), () => 1_764_000_000_123);
+  const want = create(CompleteResponseSchema, {
+    id: "id1",
+    message: create(MessageSchema, { role: Role.ASSISTANT, content: [{ part: { case: "text", value: "hello" } }], toolCalls: [{ id: "call_1", name: "f", arguments: '{"a":1}' }] }),
+    finishReason: FinishReason.STOP,
+    usage: newUsage({ inputTokens: 2 }),
+    cost: newCost(1, 0),
+    servedBy: ref,
+    route: "r",
+    createTime: timestampFromMs(1_764_000_000_123),
+  });
+  assert.deepStrictEqual(got, want);
+  assert.deepStrictEqual(toBinary(CompleteResponseSchema, got), toBinary(CompleteResponseSchema, want));
+  const bare = await collectResponse((async function* () {
+    yield doneEvent({ id: "id2", finishReason: FinishReason.LENGTH, usage: undefined, cost: newCost(0, 0), servedBy: ref, route: "", attempts: [] });
+  })(), () => 0);
+  assert.deepStrictEqual(bare, create(CompleteResponseSchema, { id: "id2", message: { role: Role.ASSISTANT }, finishReason: FinishReason.LENGTH, cost: newCost(0, 0), servedBy: ref, createTime: timestampFromMs(0) }));
 });
