@@ -1,13 +1,9 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
-import { mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { createInterface } from "node:readline";
+import { writeFile } from "node:fs/promises";
 import { describe, test } from "node:test";
 import { parseConfig } from "../../src/config/load.js";
 import { startApp } from "../helpers/app.js";
+import { spawnGateway } from "../helpers/process.js";
 
 const V1 = `
 breaker: { disabled: true }
@@ -60,17 +56,7 @@ describe("hot config reload", () => {
   });
 
   test("SIGHUP with a bad file is refused with a logged error and the old config keeps serving; a good file then applies", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "detour-reload-"));
-    const file = join(dir, "detour.yaml");
-    await writeFile(file, V1);
-    const child = spawn(process.execPath, ["--import", "tsx", new URL("../../src/main.ts", import.meta.url).pathname, "--config", file, "--port", "0", "--host", "127.0.0.1"], { stdio: ["ignore", "pipe", "pipe"] });
-    const exit = once(child, "exit");
-    const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-    const next = async (pattern: RegExp): Promise<string> => {
-      for (let r = await lines.next(); !r.done; r = await lines.next()) if (pattern.test(r.value)) return r.value;
-      throw new Error(`no line matched ${pattern}`);
-    };
-    const url = `http://127.0.0.1:${/"port":(\d+)/.exec(await next(/"port":\d+/))?.[1]}`;
+    const { child, url, config: file, exit, line: next } = await spawnGateway({ yaml: V1 });
     assert.equal((await ask(url)).text, "version one answers");
 
     await writeFile(file, V1.replace("targets: [{ model: sim/one }]", "targets: [{ model: sim/nine }]"));
@@ -84,6 +70,6 @@ describe("hot config reload", () => {
     await next(/config reloaded/);
     assert.equal((await ask(url)).text, "version two answers");
     child.kill("SIGTERM");
-    assert.equal((await exit)[0], 0);
+    assert.equal(await exit, 0);
   });
 });

@@ -1,42 +1,19 @@
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { describe, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { GatewayService, StreamCompleteRequestSchema } from "../../gen/detour/v1/gateway_pb.js";
 import { Health, HealthCheckRequestSchema, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
+import { spawnGateway } from "../helpers/process.js";
 import { userRequest } from "../helpers/requests.js";
 
 const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
-
-interface Running {
-  child: ChildProcess;
-  url: string;
-  exit: Promise<number | null>;
-}
-
-/** Starts `detour` as a real process on a free port and waits for it to listen. */
-async function startProcess(yaml: string, args: string[] = []): Promise<Running> {
-  const dir = await mkdtemp(join(tmpdir(), "detour-drain-"));
-  const file = join(dir, "config.yaml");
-  await writeFile(file, yaml);
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN, "--config", file, "--port", "0", "--host", "127.0.0.1", ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const exit = once(child, "exit").then(([code]) => code as number | null);
-  const lines = createInterface({ input: child.stdout! });
-  for await (const line of lines) {
-    const m = /"port":(\d+)/.exec(line);
-    if (m) return { child, url: `http://127.0.0.1:${m[1]}`, exit };
-  }
-  throw new Error(`detour exited before listening (code ${await exit})`);
-}
 
 const CONFIG = (drain: string) => `
 server: { drain_timeout: ${drain} }
@@ -49,7 +26,7 @@ providers:
 
 describe("SIGTERM drains in-flight calls", () => {
   test("an in-flight stream finishes, health turns NOT_SERVING, the process exits 0", async () => {
-    const p = await startProcess(CONFIG("10s"));
+    const p = await spawnGateway({ yaml: CONFIG("10s") });
     const transport = createConnectTransport({ baseUrl: p.url, httpVersion: "2" });
     const client = createClient(GatewayService, transport);
     const health = createClient(Health, transport);
@@ -77,7 +54,7 @@ describe("SIGTERM drains in-flight calls", () => {
   });
 
   test("a call still running at the drain timeout ends with UNAVAILABLE, not a cut", async () => {
-    const p = await startProcess(CONFIG("300ms"));
+    const p = await spawnGateway({ yaml: CONFIG("300ms") });
     const client = createClient(GatewayService, createConnectTransport({ baseUrl: p.url, httpVersion: "1.1" }));
     const err = await (async () => {
       let signalled = false;

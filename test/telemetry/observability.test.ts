@@ -1,10 +1,4 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
-import { mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
 import { describe, test } from "node:test";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
@@ -14,8 +8,7 @@ import { createLogger } from "../../src/telemetry/log.js";
 import { startOpenAIFake } from "../fakes/openai-fake.js";
 import { SIM_CONFIG, startApp } from "../helpers/app.js";
 import { startOtlpReceiver } from "../helpers/otlp.js";
-
-const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
+import { spawnGateway } from "../helpers/process.js";
 
 function inProcessMetrics() {
   const prometheus = new PrometheusExporter({ preventServerStart: true });
@@ -48,11 +41,8 @@ describe("observability", () => {
     const receiver = await startOtlpReceiver();
     const fake = await startOpenAIFake();
     fake.setDefault({ kind: "text", text: "third time lucky" });
-    const dir = await mkdtemp(join(tmpdir(), "detour-otlp-"));
-    const file = join(dir, "detour.yaml");
-    await writeFile(
-      file,
-      `auto_providers: false
+    const p = await spawnGateway({
+      yaml: `auto_providers: false
 breaker: { disabled: true }
 providers:
   - name: sim
@@ -63,20 +53,9 @@ routes:
   - name: r
     targets: [{ model: sim/a }, { model: sim/b }, { model: oai/gpt-4o-mini }]
 `,
-    );
-    const child = spawn(process.execPath, ["--import", "tsx", MAIN, "--config", file, "--port", "0", "--host", "127.0.0.1"], {
-      stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf", OTEL_SERVICE_NAME: "detour-test", OTEL_METRICS_EXPORTER: "none" },
     });
-    const exit = once(child, "exit");
-    let url = "";
-    for await (const line of createInterface({ input: child.stdout! })) {
-      const m = /"port":(\d+)/.exec(line);
-      if (m) {
-        url = `http://127.0.0.1:${m[1]}`;
-        break;
-      }
-    }
+    const { child, url } = p;
     const callerTrace = "4bf92f3577b34da6a3ce929d0e0e4736";
     const callerSpan = "00f067aa0ba902b7";
     const res = await fetch(`${url}/v1/chat/completions`, {
@@ -86,7 +65,7 @@ routes:
     });
     assert.equal(res.status, 200);
     child.kill("SIGTERM");
-    await exit;
+    await p.exit;
     await receiver.waitFor(4);
 
     const root = receiver.spans.find((s) => s.name === "chat r");
