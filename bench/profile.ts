@@ -128,7 +128,7 @@ async function main(): Promise<void> {
   const main = join(HERE, "../dist/src/main.js");
   const prof = (name: string) => ["--cpu-prof", `--cpu-prof-dir=${join(OUT, name)}`];
   try {
-    const floor = await profileOne("floor", join(OUT, "floor"), () => startPrinting([...prof("floor"), join(HERE, "floor-proxy.ts"), "0"], { UPSTREAM: upstream }));
+    const floor = await profileOne("floor", join(OUT, "floor"), () => startPrinting([...prof("floor"), join(HERE, "../dist/bench/floor-proxy.js"), "0"], { UPSTREAM: upstream }));
     const detour = await profileOne("detour", join(OUT, "detour"), () => startPolling((port) => [...prof("detour"), main, "--config", join(dir, "detour.yaml"), "--port", String(port), "--host", "127.0.0.1"], "/readyz"));
     const s = detour.s;
     for (const r of [floor, detour]) console.log(`${r.name} under load: ${r.completions} completions (half unary, half streamed by time); busy ${(r.s.busy / 1e6).toFixed(1)} s, idle ${(r.s.idle / 1e6).toFixed(1)} s of the window.`);

@@ -175,7 +175,7 @@ async function main(): Promise<void> {
   const main = join(HERE, "../dist/src/main.js");
   const columns: [string, () => Promise<Proc>, (p: Proc) => Column][] = [
     ["direct", async () => mock, (p) => ({ name: "direct", port: p.port, call: plainCall })],
-    ["floor", () => startPrinting([join(HERE, "floor-proxy.ts"), "0"], { UPSTREAM: upstream }), (p) => ({ name: "floor", port: p.port, call: plainCall })],
+    ["floor", () => startPrinting([join(HERE, "../dist/bench/floor-proxy.js"), "0"], { UPSTREAM: upstream }), (p) => ({ name: "floor", port: p.port, call: plainCall })],
     [
       "portkey",
       () => startPolling((port) => [join(HERE, "../node_modules/@portkey-ai/gateway/build/start-server.js"), `--port=${port}`, "--headless"], "/", {}, join(HERE, "results", "portkey.stderr.log")),
