@@ -14,6 +14,8 @@ const DECISIONS: Record<number, string> = { [Decision.RETURN]: "return", [Decisi
 export function requestLogObserver(logger: Logger): GatewayObserver {
   return {
     onRequest(r) {
+      // Skip building the line when its level is off (log_level: warn and a success).
+      if (r.outcome === "ok" ? !logger.isLevelEnabled("info") : !logger.isLevelEnabled("warn")) return;
       const line = {
         id: r.id,
         route: r.route,

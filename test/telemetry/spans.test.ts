@@ -126,3 +126,16 @@ telemetry: { include_content: true }
   assert.match(JSON.stringify(logged[1]?.input_messages), /Will this fail\?/);
   await provider.shutdown();
 });
+
+test("the request log follows log_level: at warn, failures are logged and successes are not", () => {
+  const lines: string[] = [];
+  const observer = requestLogObserver(createLogger("warn", new Writable({ write: (chunk: Buffer, _e, cb) => (lines.push(chunk.toString()), cb()) })));
+  const base = { id: "cmpl-1", route: "r", model: "r", streaming: false, latencyMs: 12, endedAt: 0, traceId: "0".repeat(32), spanId: "0".repeat(16), attempts: [], servedBy: undefined, usage: undefined, answerUsd: 0, wastedUsd: 0, content: undefined };
+  observer.onRequest({ ...base, outcome: "ok", message: "" });
+  observer.onRequest({ ...base, id: "cmpl-2", outcome: "UPSTREAM_UNAVAILABLE", message: "all 2 attempts failed" });
+  assert.equal(lines.length, 1);
+  assert.deepEqual(
+    (({ id, outcome, error, msg }) => ({ id, outcome, error, msg }))(JSON.parse(lines[0]!) as Record<string, unknown>),
+    { id: "cmpl-2", outcome: "UPSTREAM_UNAVAILABLE", error: "all 2 attempts failed", msg: "request failed" },
+  );
+});
