@@ -86,8 +86,24 @@ async function* keepAliveIterator(body: Body): AsyncGenerator<Uint8Array> {
     for await (const chunk of body.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>) yield chunk;
     ended = true;
   } finally {
-    if (!ended && !body.destroyed) void body.dump({ limit: 64 * 1024, signal: AbortSignal.timeout(1_000) }).catch(() => undefined);
+    if (!ended && !body.destroyed) drain(body);
   }
+}
+
+/**
+ * Reads off the rest of a body so its connection can be reused: at most 64
+ * KB for at most a second. The timer is cleared when the body ends (almost
+ * always at once: the rest is the end of the chunked body), because an
+ * AbortSignal.timeout that fires builds a DOMException with a stack trace.
+ */
+function drain(body: Body): void {
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), 1_000);
+  timer.unref();
+  void body
+    .dump({ limit: 64 * 1024, signal: ctl.signal })
+    .catch(() => undefined)
+    .finally(() => clearTimeout(timer));
 }
 
 /**
