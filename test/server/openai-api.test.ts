@@ -31,6 +31,13 @@ describe("OpenAI-compatible API, driven by the official openai SDK", () => {
     client = new OpenAI({ apiKey: KEY, baseURL: `${t.url}/v1`, maxRetries: 0 });
   });
   after(() => t.close());
+  /** A streamed request read as raw HTTP, for what the SDK hides (status, headers, the SSE text). */
+  const streamRaw = (model: string) =>
+    fetch(`${t.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` },
+      body: JSON.stringify({ model, stream: true, messages: [{ role: "user", content: "x" }] }),
+    });
 
   test("create: text, with Detour's headers and the fallback in the extension field", async () => {
     const { data, response } = await client.chat.completions.create({ model: "default", messages: [{ role: "user", content: "hi" }] }).withResponse();
@@ -156,11 +163,7 @@ describe("OpenAI-compatible API, driven by the official openai SDK", () => {
   });
 
   test("a stream failing under the fail policy ends with an SSE error event, not a cut", async () => {
-    const res = await fetch(`${t.url}/v1/chat/completions`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` },
-      body: JSON.stringify({ model: "cut", stream: true, messages: [{ role: "user", content: "x" }] }),
-    });
+    const res = await streamRaw("cut");
     assert.equal(res.status, 200);
     const raw = await res.text();
     assert.ok(raw.includes('"content":"lorem "'), "some content was delivered");
@@ -176,11 +179,7 @@ describe("OpenAI-compatible API, driven by the official openai SDK", () => {
   });
 
   test("a stream whose every target fails before any output is a plain HTTP error, as OpenAI's is", async () => {
-    const res = await fetch(`${t.url}/v1/chat/completions`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` },
-      body: JSON.stringify({ model: "sim/failing", stream: true, messages: [{ role: "user", content: "x" }] }),
-    });
+    const res = await streamRaw("sim/failing");
     assert.equal(res.status, 503);
     assert.match(res.headers.get("content-type") ?? "", /application\/json/);
     assert.equal(res.headers.get("x-detour-provider"), null, "no target is named for an answer nobody gave");
@@ -190,11 +189,7 @@ describe("OpenAI-compatible API, driven by the official openai SDK", () => {
   });
 
   test("a stream's head names the target that answered, after a fallback before any output", async () => {
-    const res = await fetch(`${t.url}/v1/chat/completions`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` },
-      body: JSON.stringify({ model: "default", stream: true, messages: [{ role: "user", content: "x" }] }),
-    });
+    const res = await streamRaw("default");
     assert.equal(res.status, 200);
     assert.equal(res.headers.get("x-detour-model"), "fast");
     const raw = await res.text();
@@ -203,11 +198,7 @@ describe("OpenAI-compatible API, driven by the official openai SDK", () => {
   });
 
   test("the raw stream shows hops as comments and Detour's facts in the last chunk", async () => {
-    const res = await fetch(`${t.url}/v1/chat/completions`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` },
-      body: JSON.stringify({ model: "default", stream: true, messages: [{ role: "user", content: "x" }] }),
-    });
+    const res = await streamRaw("default");
     const raw = await res.text();
     assert.match(raw, /^: detour-hop \{"from":\{"provider":"sim","model":"failing"\},"to":\{"provider":"sim","model":"fast"\},"reason":"UPSTREAM_UNAVAILABLE"/m);
     assert.match(raw, /"finish_reason":"stop"\}\],"detour":\{"id":"cmpl-/);
