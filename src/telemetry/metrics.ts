@@ -5,7 +5,7 @@
  * state per target, tokens and cost per route and provider, replays.
  */
 import { durationMs } from "@bufbuild/protobuf/wkt";
-import type { Meter } from "@opentelemetry/api";
+import type { Attributes, Meter, MetricOptions } from "@opentelemetry/api";
 import { BreakerState } from "../../gen/detour/v1/admin_pb.js";
 import { AttemptOutcome, Decision } from "../../gen/detour/v1/result_pb.js";
 import type { Breakers } from "../breakers/breakers.ts";
@@ -19,16 +19,41 @@ const OUTCOMES: Record<number, string> = {
   [AttemptOutcome.CANCELLED]: "cancelled",
 };
 
+/** The SDK's default cardinality limit: 1,999 series and the overflow series. */
+const MAX_SERIES = 1999;
+const OVERFLOW = "\u0000overflow";
+
+/**
+ * A monotonic counter summed here and read by the SDK when it collects (an
+ * observable counter, exported as any counter is). A synchronous counter
+ * sorts and serialises its attribute set on every add, several times per
+ * request; here an add is a Map lookup by a key the caller joins, and the
+ * attribute object is built once per series. Past the SDK's cardinality
+ * limit, new series add to one overflow series, as the SDK's own do.
+ */
+function summedCounter(meter: Meter, name: string, options: MetricOptions) {
+  const series = new Map<string, { readonly attributes: Attributes; value: number }>();
+  meter.createObservableCounter(name, options).addCallback((obs) => {
+    for (const s of series.values()) obs.observe(s.value, s.attributes);
+  });
+  return (key: string, value: number, attributes: () => Attributes): void => {
+    const s = series.get(key) ?? (series.size < MAX_SERIES ? undefined : series.get(OVERFLOW));
+    if (s) s.value += value;
+    else if (series.size < MAX_SERIES) series.set(key, { attributes: attributes(), value });
+    else series.set(OVERFLOW, { attributes: { "otel.metric.overflow": true }, value });
+  };
+}
+
 /** An observer that records the gateway's metrics on `meter`. */
 export function metricsObserver(meter: Meter, breakers: () => Breakers): GatewayObserver {
-  const requests = meter.createCounter("detour.requests", { description: "Requests, by route and outcome" });
+  const requests = summedCounter(meter, "detour.requests", { description: "Requests, by route and outcome" });
   const duration = meter.createHistogram("detour.request.duration", { unit: "s", description: "Request latency", advice: { explicitBucketBoundaries: BOUNDS } });
   const attempts = meter.createHistogram("detour.attempt.duration", { unit: "s", description: "Attempt latency, per target", advice: { explicitBucketBoundaries: BOUNDS } });
   const ttft = meter.createHistogram("detour.attempt.ttft", { unit: "s", description: "Time to first token, per target", advice: { explicitBucketBoundaries: BOUNDS } });
-  const fallbacks = meter.createCounter("detour.fallbacks", { description: "Moves from one target to another, by reason" });
-  const tokens = meter.createCounter("detour.tokens", { description: "Tokens of answers, by route, provider and direction" });
-  const cost = meter.createCounter("detour.cost", { unit: "USD", description: "Cost of answers and of wasted hops" });
-  const replays = meter.createCounter("detour.idempotent.replays", { description: "Repeats of a request ID answered without a new execution" });
+  const fallbacks = summedCounter(meter, "detour.fallbacks", { description: "Moves from one target to another, by reason" });
+  const tokens = summedCounter(meter, "detour.tokens", { description: "Tokens of answers, by route, provider and direction" });
+  const cost = summedCounter(meter, "detour.cost", { unit: "USD", description: "Cost of answers and of wasted hops" });
+  const replays = summedCounter(meter, "detour.idempotent.replays", { description: "Repeats of a request ID answered without a new execution" });
   meter.createObservableGauge("detour.breaker.state", { description: "0 closed, 1 half-open, 2 open" }).addCallback((obs) => {
     for (const b of breakers().list()) {
       const v = b.state === BreakerState.OPEN ? 2 : b.state === BreakerState.HALF_OPEN ? 1 : 0;
@@ -39,7 +64,7 @@ export function metricsObserver(meter: Meter, breakers: () => Breakers): Gateway
   return {
     onRequest(r) {
       const route = r.route || "direct";
-      requests.add(1, { route, outcome: r.outcome });
+      requests(`${route}\n${r.outcome}`, 1, () => ({ route, outcome: r.outcome }));
       duration.record(r.latencyMs / 1000, { route, outcome: r.outcome });
       r.attempts.forEach((a, i) => {
         const target = { provider: a.target?.provider ?? "", model: a.target?.model ?? "" };
@@ -47,19 +72,23 @@ export function metricsObserver(meter: Meter, breakers: () => Breakers): Gateway
         if (a.ttft) ttft.record(durationMs(a.ttft) / 1000, target);
         const next = r.attempts[i + 1];
         if (a.decision === Decision.FALLBACK && next) {
-          fallbacks.add(1, { route, from: `${target.provider}/${target.model}`, to: `${next.target?.provider}/${next.target?.model}`, reason: a.reason });
+          const from = `${target.provider}/${target.model}`;
+          const to = `${next.target?.provider}/${next.target?.model}`;
+          fallbacks(`${route}\n${from}\n${to}\n${a.reason}`, 1, () => ({ route, from, to, reason: a.reason }));
         }
       });
       const provider = r.servedBy?.provider ?? "";
       if (r.usage) {
-        tokens.add(r.usage.inputTokens, { route, provider, direction: "input" });
-        tokens.add(r.usage.outputTokens, { route, provider, direction: "output" });
+        const key = `${route}\n${provider}`;
+        tokens(`${key}\ninput`, r.usage.inputTokens, () => ({ route, provider, direction: "input" }));
+        tokens(`${key}\noutput`, r.usage.outputTokens, () => ({ route, provider, direction: "output" }));
       }
-      if (r.answerUsd > 0) cost.add(r.answerUsd, { route, provider, kind: "answer" });
-      if (r.wastedUsd > 0) cost.add(r.wastedUsd, { route, kind: "wasted" });
+      if (r.answerUsd > 0) cost(`${route}\n${provider}\nanswer`, r.answerUsd, () => ({ route, provider, kind: "answer" }));
+      if (r.wastedUsd > 0) cost(`${route}\n\nwasted`, r.wastedUsd, () => ({ route, kind: "wasted" }));
     },
     onReplay(route) {
-      replays.add(1, { route: route || "direct" });
+      const name = route || "direct";
+      replays(name, 1, () => ({ route: name }));
     },
   };
 }

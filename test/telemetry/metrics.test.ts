@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { AggregationTemporality, DataPointType, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader, type MetricData } from "@opentelemetry/sdk-metrics";
+import { createBreakers } from "../../src/breakers/breakers.js";
+import type { RequestRecord } from "../../src/gateway/observer.js";
+import { metricsObserver } from "../../src/telemetry/metrics.js";
+
+function record(route: string, over: Partial<RequestRecord> = {}): RequestRecord {
+  return {
+    id: "cmpl-1",
+    route,
+    model: route,
+    streaming: false,
+    outcome: "ok",
+    message: "",
+    attempts: [],
+    servedBy: { $typeName: "detour.v1.TargetRef", provider: "p", model: "m" },
+    usage: { $typeName: "detour.v1.Usage", inputTokens: 3, outputTokens: 5, cachedInputTokens: 0, reasoningTokens: 0 },
+    answerUsd: 0.25,
+    wastedUsd: 0,
+    latencyMs: 12,
+    endedAt: 0,
+    traceId: "",
+    spanId: "",
+    ...over,
+  };
+}
+
+async function collect(temporality: AggregationTemporality) {
+  const exporter = new InMemoryMetricExporter(temporality);
+  const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 60_000 });
+  const provider = new MeterProvider({ readers: [reader] });
+  const observer = metricsObserver(provider.getMeter("detour"), () => createBreakers(undefined));
+  const read = async (): Promise<Map<string, MetricData>> => {
+    await reader.forceFlush();
+    const last = exporter.getMetrics().at(-1);
+    exporter.reset();
+    return new Map((last?.scopeMetrics[0]?.metrics ?? []).map((m) => [m.descriptor.name, m]));
+  };
+  return { observer, read, close: () => provider.shutdown() };
+}
+
+const points = (m: MetricData | undefined) => (m?.dataPoints ?? []).map((p) => ({ attributes: p.attributes, value: p.value }));
+
+describe("metrics", () => {
+  test("counters are monotonic sums per attribute set, cumulative or delta as the exporter asks", async () => {
+    for (const temporality of [AggregationTemporality.CUMULATIVE, AggregationTemporality.DELTA]) {
+      const m = await collect(temporality);
+      m.observer.onRequest(record("a"));
+      m.observer.onRequest(record("a"));
+      m.observer.onRequest(record("b", { outcome: "RATE_LIMITED", usage: undefined, answerUsd: 0, wastedUsd: 0.5 }));
+      m.observer.onReplay?.("a");
+      const first = await m.read();
+      const requests = first.get("detour.requests");
+      assert.equal(requests?.dataPointType, DataPointType.SUM);
+      assert.equal((requests as { isMonotonic?: boolean }).isMonotonic, true);
+      assert.deepEqual(points(requests), [
+        { attributes: { route: "a", outcome: "ok" }, value: 2 },
+        { attributes: { route: "b", outcome: "RATE_LIMITED" }, value: 1 },
+      ]);
+      assert.deepEqual(points(first.get("detour.tokens")), [
+        { attributes: { route: "a", provider: "p", direction: "input" }, value: 6 },
+        { attributes: { route: "a", provider: "p", direction: "output" }, value: 10 },
+      ]);
+      assert.deepEqual(points(first.get("detour.cost")), [
+        { attributes: { route: "a", provider: "p", kind: "answer" }, value: 0.5 },
+        { attributes: { route: "b", kind: "wasted" }, value: 0.5 },
+      ]);
+      assert.deepEqual(points(first.get("detour.idempotent.replays")), [{ attributes: { route: "a" }, value: 1 }]);
+
+      m.observer.onRequest(record("a"));
+      const second = await m.read();
+      const a = points(second.get("detour.requests")).find((p) => p.attributes["route"] === "a");
+      assert.equal(a?.value, temporality === AggregationTemporality.CUMULATIVE ? 3 : 1);
+      await m.close();
+    }
+  });
+
+  test("past the SDK's 2,000 series a counter adds to its one overflow series instead of growing", async () => {
+    const m = await collect(AggregationTemporality.CUMULATIVE);
+    for (let i = 0; i < 2_100; i++) m.observer.onRequest(record(`r${i}`, { usage: undefined, answerUsd: 0 }));
+    m.observer.onRequest(record("r0", { usage: undefined, answerUsd: 0 }));
+    const requests = points((await m.read()).get("detour.requests"));
+    assert.equal(requests.length, 2_000);
+    assert.equal(requests.find((p) => p.attributes["otel.metric.overflow"] === true)?.value, 101);
+    assert.equal(requests.find((p) => p.attributes["route"] === "r0")?.value, 2, "an existing series still counts");
+    await m.close();
+  });
+});
