@@ -3,6 +3,7 @@ import { describe, test } from "node:test";
 import { AggregationTemporality, DataPointType, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader, type MetricData } from "@opentelemetry/sdk-metrics";
 import { createBreakers } from "../../src/breakers/breakers.js";
 import type { RequestRecord } from "../../src/gateway/observer.js";
+import { newUsage } from "../../src/literals.js";
 import { metricsObserver } from "../../src/telemetry/metrics.js";
 
 function record(route: string, over: Partial<RequestRecord> = {}): RequestRecord {
@@ -15,7 +16,7 @@ function record(route: string, over: Partial<RequestRecord> = {}): RequestRecord
     message: "",
     attempts: [],
     servedBy: { $typeName: "detour.v1.TargetRef", provider: "p", model: "m" },
-    usage: { $typeName: "detour.v1.Usage", inputTokens: 3, outputTokens: 5, cachedInputTokens: 0, reasoningTokens: 0 },
+    usage: newUsage({ inputTokens: 3, outputTokens: 5 }),
     answerUsd: 0.25,
     wastedUsd: 0,
     latencyMs: 12,
