@@ -11,7 +11,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY scripts ./scripts
 COPY gen ./gen
 COPY src ./src
-RUN npx tsc -p tsconfig.build.json && node scripts/copy-assets.mjs
+RUN npx tsc -p tsconfig.build.json && node scripts/copy-assets.mjs && node scripts/bundle.mjs
 
 FROM node:24-slim AS deps
 WORKDIR /app
@@ -31,4 +31,4 @@ USER node
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-ENTRYPOINT ["node", "dist/src/main.js"]
+ENTRYPOINT ["node", "dist/src/bundle/main.js"]

@@ -125,7 +125,7 @@ async function main(): Promise<void> {
   const upstream = `http://127.0.0.1:${mock.port}`;
   const dir = await mkdtemp(join(tmpdir(), "detour-profile-"));
   await writeFile(join(dir, "detour.yaml"), detourConfig(upstream, false));
-  const main = join(HERE, "../dist/src/main.js");
+  const main = join(HERE, "../dist/src/bundle/main.js");
   const prof = (name: string) => ["--cpu-prof", `--cpu-prof-dir=${join(OUT, name)}`];
   try {
     const floor = await profileOne("floor", join(OUT, "floor"), () => startPrinting([...prof("floor"), join(HERE, "../dist/bench/floor-proxy.js"), "0"], { UPSTREAM: upstream }));

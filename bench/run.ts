@@ -172,7 +172,7 @@ async function main(): Promise<void> {
   const results: Results = {};
   await mkdir(join(HERE, "results"), { recursive: true });
   // The compiled gateway, as `npm start` runs it (`npm run bench` builds first).
-  const main = join(HERE, "../dist/src/main.js");
+  const main = join(HERE, "../dist/src/bundle/main.js");
   const columns: [string, () => Promise<Proc>, (p: Proc) => Column][] = [
     ["direct", async () => mock, (p) => ({ name: "direct", port: p.port, call: plainCall })],
     ["floor", () => startPrinting([join(HERE, "../dist/bench/floor-proxy.js"), "0"], { UPSTREAM: upstream }), (p) => ({ name: "floor", port: p.port, call: plainCall })],

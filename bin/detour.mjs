@@ -4,5 +4,5 @@
 // their types.
 import { existsSync } from "node:fs";
 
-const dist = new URL("../dist/src/main.js", import.meta.url);
+const dist = new URL("../dist/src/bundle/main.js", import.meta.url);
 await import(existsSync(dist) ? dist.href : new URL("../src/main.ts", import.meta.url).href);

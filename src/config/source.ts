@@ -6,8 +6,11 @@ import { fileURLToPath } from "node:url";
 import type { Config } from "../../gen/detour/v1/config_pb.js";
 import { loadConfigFile } from "./load.ts";
 
-/** The path of the built-in config. */
-export const BUILTIN_CONFIG_PATH = fileURLToPath(new URL("./builtin.yaml", import.meta.url));
+/**
+ * The path of the built-in config. Addressed from the source root's
+ * subfolders, as the bundle in dist/src/bundle/ is, so both find it.
+ */
+export const BUILTIN_CONFIG_PATH = fileURLToPath(new URL("../config/builtin.yaml", import.meta.url));
 
 /** Loads the named config file, or the built-in one. */
 export async function resolveConfig(path: string | undefined): Promise<{ config: Config; path: string; builtin: boolean }> {

@@ -19,6 +19,7 @@ const HTML = "text/html; charset=utf-8";
 const JS = "text/javascript; charset=utf-8";
 const CSS = "text/css; charset=utf-8";
 
+// From a subfolder of the source root, as this module and the bundle in dist/src/bundle/ both are.
 const own = (name: string) => fileURLToPath(new URL(`../dashboard/${name}`, import.meta.url));
 const uplot = (name: string) => createRequire(import.meta.url).resolve(`uplot/dist/${name}`);
 

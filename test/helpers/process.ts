@@ -41,7 +41,7 @@ export async function spawnGateway(o: SpawnOptions = {}): Promise<GatewayProcess
     config = join(await mkdtemp(join(tmpdir(), "detour-proc-")), "detour.yaml");
     await writeFile(config, o.yaml);
   }
-  const main = o.entry === "dist" ? ["dist/src/main.js"] : ["--import", "tsx", "src/main.ts"];
+  const main = o.entry === "dist" ? ["dist/src/bundle/main.js"] : ["--import", "tsx", "src/main.ts"];
   const args = [...main, ...(config ? ["--config", config] : []), "--port", "0", "--host", "127.0.0.1", ...(o.args ?? [])];
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: o.env ?? process.env });
   const exit = once(child, "exit").then(([code]) => code as number | null);
