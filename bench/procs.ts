@@ -3,10 +3,11 @@
  * time and memory from /proc.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, openSync } from "node:fs";
+import { closeSync, openSync, readFileSync } from "node:fs";
 import { once } from "node:events";
 import { readFile } from "node:fs/promises";
 import net from "node:net";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 
 /** A started server. */
@@ -72,4 +73,16 @@ export async function stop(p: Proc): Promise<void> {
   if (p.child.exitCode !== null) return;
   p.child.kill("SIGKILL");
   await once(p.child, "exit");
+}
+
+/**
+ * The node arguments `npm start` runs the gateway with (package.json's start
+ * script, paths made absolute), so that the bench measures what users run.
+ */
+export function startArgs(): string[] {
+  const root = new URL("..", import.meta.url).pathname;
+  const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts: Record<string, string> };
+  const [node, ...args] = pkg.scripts["start"]!.split(" ");
+  if (node !== "node") throw new Error(`package.json's start script runs ${node}, not node`);
+  return args.map((a) => (a.startsWith("-") ? a : join(root, a)));
 }

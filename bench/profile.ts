@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { closedLoop, plainCall, type Column } from "./measure.ts";
-import { startPolling, startPrinting, stop, type Proc } from "./procs.ts";
+import { startArgs, startPolling, startPrinting, stop, type Proc } from "./procs.ts";
 import { detourConfig } from "./report.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
@@ -125,11 +125,11 @@ async function main(): Promise<void> {
   const upstream = `http://127.0.0.1:${mock.port}`;
   const dir = await mkdtemp(join(tmpdir(), "detour-profile-"));
   await writeFile(join(dir, "detour.yaml"), detourConfig(upstream, false));
-  const main = join(HERE, "../dist/src/bundle/main.js");
+  const main = startArgs();
   const prof = (name: string) => ["--cpu-prof", `--cpu-prof-dir=${join(OUT, name)}`];
   try {
     const floor = await profileOne("floor", join(OUT, "floor"), () => startPrinting([...prof("floor"), join(HERE, "../dist/bench/floor-proxy.js"), "0"], { UPSTREAM: upstream }));
-    const detour = await profileOne("detour", join(OUT, "detour"), () => startPolling((port) => [...prof("detour"), main, "--config", join(dir, "detour.yaml"), "--port", String(port), "--host", "127.0.0.1"], "/readyz"));
+    const detour = await profileOne("detour", join(OUT, "detour"), () => startPolling((port) => [...prof("detour"), ...main, "--config", join(dir, "detour.yaml"), "--port", String(port), "--host", "127.0.0.1"], "/readyz"));
     const s = detour.s;
     for (const r of [floor, detour]) console.log(`${r.name} under load: ${r.completions} completions (half unary, half streamed by time); busy ${(r.s.busy / 1e6).toFixed(1)} s, idle ${(r.s.idle / 1e6).toFixed(1)} s of the window.`);
     console.log("\nThe profiler adds its own cost to both; compare the two columns, not the totals with the bench's CPU row.\n");

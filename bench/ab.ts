@@ -1,0 +1,72 @@
+/**
+ * `npm run bench:ab`: CPU per request of two Detour builds or flag sets, A and
+ * B, side by side on one mock upstream. This VM's speed drifts by up to 2×
+ * within minutes, so a change under ~20% is only seen by alternating rounds
+ * and comparing each round with its neighbour; run it both ways round (A↔B).
+ *
+ *   A="dist/src/bundle/main.js" B="dist/src/bundle/main.js --max-semi-space-size=16" npm run bench:ab
+ *
+ * A and B: a path from the repository root, then node flags (default: what
+ * `npm start` runs). PIN=1 pins both gateways to CPU 1 and the mock and the
+ * load to CPU 0; STREAM=1 streams; ROUNDS, MS (per round) and C (connections).
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { closedLoop, pct, plainCall, sequential, type Column } from "./measure.ts";
+import { procStats, startArgs, startPolling, startPrinting, stop, type Proc } from "./procs.ts";
+import { detourConfig } from "./report.ts";
+
+const HERE = new URL(".", import.meta.url).pathname;
+const MS = Number(process.env["MS"] ?? 1500);
+const ROUNDS = Number(process.env["ROUNDS"] ?? 10);
+const C = Number(process.env["C"] ?? 50);
+const STREAM = process.env["STREAM"] === "1";
+
+/** "path --flag …" as node arguments; unset, what `npm start` runs. */
+function nodeArgs(spec: string | undefined): string[] {
+  if (!spec) return startArgs();
+  const [main, ...flags] = spec.split(" ").filter(Boolean);
+  return [...flags, join(HERE, "..", main!)];
+}
+
+const mock = await startPrinting([join(HERE, "mock-upstream.ts"), "0"]);
+const dir = await mkdtemp(join(tmpdir(), "detour-ab-"));
+await writeFile(join(dir, "detour.yaml"), detourConfig(`http://127.0.0.1:${mock.port}`, false));
+const start = (args: string[]) => startPolling((port) => [...args, "--config", join(dir, "detour.yaml"), "--port", String(port), "--host", "127.0.0.1"], "/readyz");
+const sides: { name: string; proc: Proc; col: Column; us: number[] }[] = [];
+try {
+  for (const name of ["A", "B"]) {
+    const proc = await start(nodeArgs(process.env[name]));
+    sides.push({ name, proc, col: { name, port: proc.port, call: plainCall }, us: [] });
+  }
+  if (process.env["PIN"] === "1") {
+    const pin = (cpu: string, pid: number) => execFileSync("taskset", ["-a", "-p", "-c", cpu, String(pid)], { stdio: "ignore" });
+    for (const s of sides) pin("1", s.proc.child.pid!);
+    pin("0", mock.child.pid!);
+    pin("0", process.pid);
+  }
+  for (const s of sides) {
+    await sequential(s.col, "ok", 200, STREAM);
+    await closedLoop(s.col, C, 1500, STREAM);
+  }
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const s of r % 2 ? [...sides].reverse() : sides) {
+      const before = await procStats(s.proc.child.pid!);
+      const load = await closedLoop(s.col, C, MS, STREAM);
+      const after = await procStats(s.proc.child.pid!);
+      s.us.push(((after.cpuS - before.cpuS) / Math.max(1, load.ok)) * 1e6);
+    }
+  }
+  const [a, b] = sides as [(typeof sides)[0], (typeof sides)[0]];
+  for (const s of sides) {
+    const st = await procStats(s.proc.child.pid!);
+    console.log(`${s.name}: ${pct(s.us, 50).toFixed(1)} µs CPU per ${STREAM ? "stream" : "request"} (rounds: ${s.us.map((x) => x.toFixed(0)).join(" ")}); RSS ${st.rssMb.toFixed(0)} MB, peak ${st.hwmMb.toFixed(0)} MB`);
+  }
+  const ratios = a.us.map((x, i) => b.us[i]! / x);
+  console.log(`B/A: ${(pct(b.us, 50) / pct(a.us, 50)).toFixed(3)} of medians; ${pct(ratios, 50).toFixed(3)} median of the rounds' ratios (${ratios.map((x) => x.toFixed(2)).join(" ")})`);
+} finally {
+  for (const s of sides) await stop(s.proc);
+  await stop(mock);
+}
