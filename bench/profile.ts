@@ -8,9 +8,8 @@
 import { once } from "node:events";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { SourceMap } from "node:module";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { join } from "node:path";
+import { pkg, unbundle, where, type CallFrame } from "./frames.ts";
 import { closedLoop, plainCall, type Column } from "./measure.ts";
 import { startArgs, startPolling, startPrinting, stop, type Proc } from "./procs.ts";
 import { detourConfig } from "./report.ts";
@@ -21,7 +20,7 @@ const LOAD_MS = Number(process.env["BENCH_LOAD_MS"] ?? 4000);
 
 interface Node {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
+  callFrame: CallFrame;
   children?: number[];
 }
 interface Profile {
@@ -29,38 +28,6 @@ interface Profile {
   startTime: number;
   samples: number[];
   timeDeltas: number[];
-}
-
-const where = (url: string) => url.replace(/^.*\/node_modules\//, "").replace(/^file:\/\/.*?\/dist\//, "").replace(/^file:\/\/.*?\/src\//, "src/");
-const pkg = (url: string) => {
-  if (!url) return "(V8 and native: syscalls, GC)";
-  if (url.startsWith("node:")) return "node";
-  const m = /node_modules\/((@[^/]+\/)?[^/]+)/.exec(url);
-  return m ? m[1]! : url.includes("/gen/") ? "gen (protobuf code)" : "own code (Detour's src/, the floor's floor-proxy.ts)";
-};
-
-/**
- * Points each frame of a bundled script at its source (the bundle's linked
- * source map), so that time is put down to the package it came from, not to
- * the one file all of it was bundled into.
- */
-async function unbundle(p: Profile): Promise<void> {
-  const maps = new Map<string, { map: SourceMap; dir: string } | null>();
-  for (const n of p.nodes) {
-    const f = n.callFrame;
-    if (!f.url.startsWith("file://") || !f.url.endsWith(".js")) continue;
-    if (!maps.has(f.url)) {
-      const file = fileURLToPath(f.url);
-      const payload = await readFile(`${file}.map`, "utf8").then((t) => JSON.parse(t) as ConstructorParameters<typeof SourceMap>[0], () => null);
-      maps.set(f.url, payload ? { map: new SourceMap(payload), dir: dirname(file) } : null);
-    }
-    const m = maps.get(f.url);
-    const e = m?.map.findEntry(f.lineNumber, f.columnNumber);
-    if (!m || !e || !("originalSource" in e) || !e.originalSource) continue;
-    f.url = pathToFileURL(resolve(m.dir, e.originalSource)).href;
-    f.lineNumber = e.originalLine;
-    f.columnNumber = e.originalColumn;
-  }
 }
 
 /** Self and inclusive time per function, and self time per package, over samples after `fromUs`. */
@@ -129,7 +96,7 @@ async function profileOne(name: string, dir: string, start: () => Promise<Proc>)
     const file = (await readdir(dir)).find((f) => f.endsWith(".cpuprofile"));
     if (!file) throw new Error(`${name} wrote no .cpuprofile`);
     const profile = JSON.parse(await readFile(join(dir, file), "utf8")) as Profile;
-    await unbundle(profile);
+    await unbundle(profile.nodes.map((n) => n.callFrame));
     const end = profile.startTime + profile.timeDeltas.reduce((a, b) => a + b, 0);
     if (from < profile.startTime || from > end) throw new Error("the profile's clock does not match this process's: cannot skip the warm-up");
     return { name, completions: unary.ok + streamed.ok, s: summarise(profile, from), file: join(dir, file) };
