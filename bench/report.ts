@@ -57,12 +57,16 @@ function fmt(v: number | string | undefined): string {
 /** The markdown table, with the run's facts under it. */
 export function table(results: Results, rows: typeof ROWS, facts: { machine: string; date: string; connections: number; rate: number; streams: number }): string {
   const d = results["direct"] ?? {};
+  const p = results["portkey"];
   return [
     "| metric | floor proxy | Portkey 1.15.2 | Detour | Detour target |",
     "| --- | --: | --: | --: | --: |",
     ...rows.map(([label, key, target]) => `| ${label} | ${fmt(results["floor"]?.[key])} | ${fmt(results["portkey"]?.[key])} | ${fmt(results["detour"]?.[key])} | ${target} |`),
     "",
     `Direct to the mock (the baseline the "added" rows subtract): p50 ${fmt(d["p50_ms"])} ms, p99 ${fmt(d["p99_ms"])} ms, TTFT p50 ${fmt(d["ttft_p50_ms"])} ms, ${fmt(d["rps"])} req/s at ${facts.connections} connections.`,
+    ...(p && p["base_p50_ms"] !== undefined
+      ? [`Portkey's sequential rows take turns with the baseline alone (its ~27 ms first token would idle the fast columns between their requests) and subtract that rotation's: p50 ${fmt(p["base_p50_ms"])} ms, p99 ${fmt(p["base_p99_ms"])} ms, TTFT p50 ${fmt(p["base_ttft_p50_ms"])} ms.`]
+      : []),
     `${facts.date}, ${facts.machine}; \`npm run bench\`.`,
   ].join("\n");
 }
