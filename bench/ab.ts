@@ -8,13 +8,14 @@
  *
  * A and B: a path from the repository root, then node flags (default: what
  * `npm start` runs). PIN=1 pins both gateways to CPU 1 and the mock and the
- * load to CPU 0; STREAM=1 streams; ROUNDS, MS (per round) and C (connections).
+ * load to CPU 0; STREAM=1 streams; SCENARIO=fail-503 (or another of the
+ * bench's) fails over; ROUNDS, MS (per round) and C (connections).
  */
 import { execFileSync } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { closedLoop, pct, plainCall, sequential, type Column } from "./measure.ts";
+import { closedLoop, pct, plainCall, sequential, type Column, type Scenario } from "./measure.ts";
 import { procStats, startArgs, startPolling, startPrinting, stop, type Proc } from "./procs.ts";
 import { detourConfig } from "./report.ts";
 
@@ -23,6 +24,7 @@ const MS = Number(process.env["MS"] ?? 1500);
 const ROUNDS = Number(process.env["ROUNDS"] ?? 10);
 const C = Number(process.env["C"] ?? 50);
 const STREAM = process.env["STREAM"] === "1";
+const SCENARIO = (process.env["SCENARIO"] ?? "ok") as Scenario;
 
 /** "path --flag …" as node arguments; unset, what `npm start` runs. */
 function nodeArgs(spec: string | undefined): string[] {
@@ -48,13 +50,13 @@ try {
     pin("0", process.pid);
   }
   for (const s of sides) {
-    await sequential(s.col, "ok", 200, STREAM);
-    await closedLoop(s.col, C, 1500, STREAM);
+    await sequential(s.col, SCENARIO, 200, STREAM);
+    await closedLoop(s.col, C, 1500, STREAM, SCENARIO);
   }
   for (let r = 0; r < ROUNDS; r++) {
     for (const s of r % 2 ? [...sides].reverse() : sides) {
       const before = await procStats(s.proc.child.pid!);
-      const load = await closedLoop(s.col, C, MS, STREAM);
+      const load = await closedLoop(s.col, C, MS, STREAM, SCENARIO);
       const after = await procStats(s.proc.child.pid!);
       s.us.push(((after.cpuS - before.cpuS) / Math.max(1, load.ok)) * 1e6);
     }

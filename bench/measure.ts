@@ -128,8 +128,8 @@ export async function fixedRate(col: Column, rate: number, ms: number): Promise<
   return { total, failed };
 }
 
-/** As many requests as `connections` keep-alive connections carry in `ms`. */
-export async function closedLoop(col: Column, connections: number, ms: number, stream = false): Promise<{ ok: number; failed: number }> {
+/** As many requests (of `scenario`) as `connections` keep-alive connections carry in `ms`. */
+export async function closedLoop(col: Column, connections: number, ms: number, stream = false, scenario: Scenario = "ok"): Promise<{ ok: number; failed: number }> {
   const pool = new Pool(`http://127.0.0.1:${col.port}`, { connections, headersTimeout: 10_000, bodyTimeout: 10_000 });
   let ok = 0;
   let failed = 0;
@@ -137,7 +137,7 @@ export async function closedLoop(col: Column, connections: number, ms: number, s
   await Promise.all(
     Array.from({ length: connections }, async () => {
       while (performance.now() < end) {
-        const r = await one(pool, col, "ok", stream, performance.now()).catch(() => ({ status: 0 }));
+        const r = await one(pool, col, scenario, stream, performance.now()).catch(() => ({ status: 0 }));
         if (r.status === 200) ok++;
         else failed++;
       }

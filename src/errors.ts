@@ -102,7 +102,14 @@ export interface GatewayErrorInit {
   cause?: unknown;
 }
 
-/** The one error type of Detour. Messages are safe to show to callers. */
+/**
+ * The one error type of Detour. Messages are safe to show to callers.
+ *
+ * Only an INTERNAL error carries a stack trace. The others are outcomes,
+ * not bugs — an upstream's 503, a bad request, an open breaker — made on
+ * every failed hop; capturing the stack (async frames included) was the
+ * largest single cost of Detour's own code on a failover.
+ */
 export class GatewayError extends Error {
   override readonly name = "GatewayError";
   readonly reason: Reason;
@@ -115,7 +122,10 @@ export class GatewayError extends Error {
   id: string;
 
   constructor(reason: Reason, message: string, init: GatewayErrorInit = {}) {
+    const limit = Error.stackTraceLimit;
+    if (reason !== "INTERNAL") Error.stackTraceLimit = 0;
     super(message, init.cause === undefined ? undefined : { cause: init.cause });
+    Error.stackTraceLimit = limit;
     this.reason = reason;
     this.hop = init.hop;
     this.upstreamStatus = init.upstreamStatus ?? 0;
