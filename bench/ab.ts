@@ -16,7 +16,7 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { closedLoop, pct, plainCall, sequential, type Column, type Scenario } from "./measure.ts";
-import { procStats, startArgs, startPolling, startPrinting, stop, type Proc } from "./procs.ts";
+import { procStats, startArgs, startDetour, startPrinting, stop, type Proc } from "./procs.ts";
 import { detourConfig } from "./report.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
@@ -36,11 +36,10 @@ function nodeArgs(spec: string | undefined): string[] {
 const mock = await startPrinting([join(HERE, "mock-upstream.ts"), "0"]);
 const dir = await mkdtemp(join(tmpdir(), "detour-ab-"));
 await writeFile(join(dir, "detour.yaml"), detourConfig(`http://127.0.0.1:${mock.port}`, false));
-const start = (args: string[]) => startPolling((port) => [...args, "--config", join(dir, "detour.yaml"), "--port", String(port), "--host", "127.0.0.1"], "/readyz");
 const sides: { name: string; proc: Proc; col: Column; us: number[] }[] = [];
 try {
   for (const name of ["A", "B"]) {
-    const proc = await start(nodeArgs(process.env[name]));
+    const proc = await startDetour(join(dir, "detour.yaml"), { main: nodeArgs(process.env[name]) });
     sides.push({ name, proc, col: { name, port: proc.port, call: plainCall }, us: [] });
   }
   if (process.env["PIN"] === "1") {

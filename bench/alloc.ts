@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pkg, unbundle, where, type CallFrame } from "./frames.ts";
 import { closedLoop, plainCall, type Column } from "./measure.ts";
-import { startArgs, startPolling, startPrinting, stop, type Proc } from "./procs.ts";
+import { startDetour, startPrinting, stop, type Proc } from "./procs.ts";
 import { detourConfig } from "./report.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
@@ -82,7 +82,7 @@ async function main(): Promise<void> {
   try {
     const floorProc = await startPrinting([...preload, join(HERE, "../dist/bench/floor-proxy.js"), "0"], { UPSTREAM: upstream, ALLOC_OUT: join(dir, "floor") });
     const floor = await sample("floor", floorProc, join(dir, "floor")).finally(() => stop(floorProc));
-    const detourProc = await startPolling((port) => [...preload, ...startArgs(), "--config", join(dir, "detour.yaml"), "--port", String(port), "--host", "127.0.0.1"], "/readyz", { ALLOC_OUT: join(dir, "detour") });
+    const detourProc = await startDetour(join(dir, "detour.yaml"), { flags: preload, env: { ALLOC_OUT: join(dir, "detour") } });
     const detour = await sample("detour", detourProc, join(dir, "detour")).finally(() => stop(detourProc));
     for (const [i, mode] of ["unary", "streamed"].entries()) {
       const f = floor[i]!;

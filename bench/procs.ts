@@ -86,3 +86,13 @@ export function startArgs(): string[] {
   if (node !== "node") throw new Error(`package.json's start script runs ${node}, not node`);
   return args.map((a) => (a.startsWith("-") ? a : join(root, a)));
 }
+
+/**
+ * Starts Detour on a free port of 127.0.0.1 with `config`, once /readyz
+ * answers: `node` flags first (a profiler's, say), then `main` — by default
+ * what `npm start` runs.
+ */
+export function startDetour(config: string, o: { flags?: string[]; main?: string[]; env?: Record<string, string> } = {}): Promise<Proc> {
+  const main = o.main ?? startArgs();
+  return startPolling((port) => [...(o.flags ?? []), ...main, "--config", config, "--port", String(port), "--host", "127.0.0.1"], "/readyz", o.env);
+}

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pkg, unbundle, where, type CallFrame } from "./frames.ts";
 import { closedLoop, plainCall, type Column } from "./measure.ts";
-import { startArgs, startPolling, startPrinting, stop, type Proc } from "./procs.ts";
+import { startDetour, startPrinting, stop, type Proc } from "./procs.ts";
 import { detourConfig } from "./report.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
@@ -119,11 +119,10 @@ async function main(): Promise<void> {
   const upstream = `http://127.0.0.1:${mock.port}`;
   const dir = await mkdtemp(join(tmpdir(), "detour-profile-"));
   await writeFile(join(dir, "detour.yaml"), detourConfig(upstream, false));
-  const main = startArgs();
   const prof = (name: string) => ["--cpu-prof", `--cpu-prof-dir=${join(OUT, name)}`];
   try {
     const floor = await profileOne("floor", join(OUT, "floor"), () => startPrinting([...prof("floor"), join(HERE, "../dist/bench/floor-proxy.js"), "0"], { UPSTREAM: upstream }));
-    const detour = await profileOne("detour", join(OUT, "detour"), () => startPolling((port) => [...prof("detour"), ...main, "--config", join(dir, "detour.yaml"), "--port", String(port), "--host", "127.0.0.1"], "/readyz"));
+    const detour = await profileOne("detour", join(OUT, "detour"), () => startDetour(join(dir, "detour.yaml"), { flags: prof("detour") }));
     const s = detour.s;
     for (const r of [floor, detour]) console.log(`${r.name} under load: ${r.completions} completions (half unary, half streamed by time); busy ${(r.s.busy / 1e6).toFixed(1)} s, idle ${(r.s.idle / 1e6).toFixed(1)} s of the window.`);
     console.log("\nThe profiler adds its own cost to both; compare the two columns, not the totals with the bench's CPU row.\n");

@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { beyondHealthy, chatBody, closedLoop, plainCall, cutStream, fixedRate, interleaved, openStreams, pct, sequential, type Column, type Scenario } from "./measure.ts";
-import { procStats, startArgs, startPolling, startPrinting, stop, type Proc } from "./procs.ts";
+import { procStats, startDetour, startPolling, startPrinting, stop, type Proc } from "./procs.ts";
 import { detourConfig, ROWS, table, type Results } from "./report.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
@@ -191,8 +191,7 @@ async function main(): Promise<void> {
   await writeFile(join(dir, "detour-breakers.yaml"), detourConfig(upstream, true));
   const results: Results = {};
   await mkdir(join(HERE, "results"), { recursive: true });
-  // The compiled gateway, as `npm start` runs it (`npm run bench` builds first).
-  const main = startArgs();
+  // Detour as `npm start` runs it (startDetour; `npm run bench` builds first).
   const columns: [string, () => Promise<Proc>, (p: Proc) => Column][] = [
     ["direct", async () => mock, (p) => ({ name: "direct", port: p.port, call: plainCall })],
     ["floor", () => startPrinting([join(HERE, "../dist/bench/floor-proxy.js"), "0"], { UPSTREAM: upstream }), (p) => ({ name: "floor", port: p.port, call: plainCall })],
@@ -201,7 +200,7 @@ async function main(): Promise<void> {
       () => startPolling((port) => [join(HERE, "../node_modules/@portkey-ai/gateway/build/start-server.js"), `--port=${port}`, "--headless"], "/", {}, join(HERE, "results", "portkey.stderr.log")),
       (p) => ({ name: "portkey", port: p.port, call: portkeyCall(upstream) }),
     ],
-    ["detour", () => startPolling((port) => [...main, "--config", join(dir, "detour.yaml"), "--port", String(port), "--host", "127.0.0.1"], "/readyz"), (p) => ({ name: "detour", port: p.port, call: plainCall })],
+    ["detour", () => startDetour(join(dir, "detour.yaml")), (p) => ({ name: "detour", port: p.port, call: plainCall })],
   ];
   // All columns run side by side (an idle one costs the others nothing), so
   // that the throughput rounds below can alternate between them.
@@ -220,7 +219,7 @@ async function main(): Promise<void> {
   }
   for (const [name, start, column] of columns) if (name !== "direct") results[name]!["kb_per_stream"] = await memoryPerStream(start, column);
   // Open-breaker skip: a second Detour with breakers on; trip the failing target, then time the skip.
-  const breakers = await startPolling((port) => [...main, "--config", join(dir, "detour-breakers.yaml"), "--port", String(port), "--host", "127.0.0.1"], "/readyz");
+  const breakers = await startDetour(join(dir, "detour-breakers.yaml"));
   try {
     const col: Column = { name: "detour", port: breakers.port, call: plainCall };
     await sequential(col, "open-breaker", 50);
