@@ -17,6 +17,9 @@ import { detourConfig } from "./report.ts";
 const HERE = new URL(".", import.meta.url).pathname;
 const OUT = join(HERE, "results", "profile");
 const LOAD_MS = Number(process.env["BENCH_LOAD_MS"] ?? 4000);
+/** SHAPE=unary or SHAPE=stream profiles that shape alone (the bench's CPU row is unary); both by default. */
+const SHAPE = process.env["SHAPE"] ?? "both";
+if (!["unary", "stream", "both"].includes(SHAPE)) throw new Error(`SHAPE=${SHAPE}: use unary, stream or both`);
 
 interface Node {
   id: number;
@@ -84,13 +87,13 @@ async function profileOne(name: string, dir: string, start: () => Promise<Proc>)
   const proc = await start();
   const col: Column = { name, port: proc.port, call: plainCall };
   try {
-    process.stderr.write(`profile ${name}: warming up, then ${LOAD_MS} ms unary and ${LOAD_MS} ms streamed, 50 connections…\n`);
+    process.stderr.write(`profile ${name}: warming up, then ${SHAPE === "both" ? `${LOAD_MS} ms unary and ${LOAD_MS} ms streamed` : `${LOAD_MS} ms ${SHAPE}`}, 50 connections…\n`);
     await closedLoop(col, 50, 2000);
     await closedLoop(col, 50, 2000, true);
     // Both clocks are the system's monotonic clock: V8 stamps samples in µs of it.
     const from = Number(process.hrtime.bigint() / 1000n);
-    const unary = await closedLoop(col, 50, LOAD_MS);
-    const streamed = await closedLoop(col, 50, LOAD_MS, true);
+    const unary = SHAPE === "stream" ? { ok: 0 } : await closedLoop(col, 50, LOAD_MS);
+    const streamed = SHAPE === "unary" ? { ok: 0 } : await closedLoop(col, 50, LOAD_MS, true);
     proc.child.kill("SIGINT");
     await once(proc.child, "exit");
     const file = (await readdir(dir)).find((f) => f.endsWith(".cpuprofile"));
@@ -124,7 +127,7 @@ async function main(): Promise<void> {
     const floor = await profileOne("floor", join(OUT, "floor"), () => startPrinting([...prof("floor"), join(HERE, "../dist/bench/floor-proxy.js"), "0"], { UPSTREAM: upstream }));
     const detour = await profileOne("detour", join(OUT, "detour"), () => startDetour(join(dir, "detour.yaml"), { flags: prof("detour") }));
     const s = detour.s;
-    for (const r of [floor, detour]) console.log(`${r.name} under load: ${r.completions} completions (half unary, half streamed by time); busy ${(r.s.busy / 1e6).toFixed(1)} s, idle ${(r.s.idle / 1e6).toFixed(1)} s of the window.`);
+    for (const r of [floor, detour]) console.log(`${r.name} under load: ${r.completions} completions (${SHAPE === "both" ? "half unary, half streamed by time" : SHAPE}); busy ${(r.s.busy / 1e6).toFixed(1)} s, idle ${(r.s.idle / 1e6).toFixed(1)} s of the window.`);
     console.log("\nThe profiler adds its own cost to both; compare the two columns, not the totals with the bench's CPU row.\n");
     console.log(byPackage(floor, detour).replace(/`/g, ""));
     console.log("\nDetour:\n\n| busy time (self) | function |\n| --: | --- |\n" + top(s.self, s.busy, 25));

@@ -16,6 +16,7 @@ import { httpRoutes } from "./server/http-routes.ts";
 import { dashboardRoutes } from "./server/dashboard.ts";
 import { createListener } from "./server/listener.ts";
 import { authInterceptor } from "./server/auth-interceptor.ts";
+import { binaryProblemInterceptor, guardBinaryBodies } from "./server/binary-guard.ts";
 import { createAuth, swappableAuth, type Auth } from "./server/auth.ts";
 import { createBudgets, type Budgets } from "./server/budgets.ts";
 import { createReloadable, type Generation } from "./gateway/reloadable.ts";
@@ -107,8 +108,11 @@ export function buildApp(config: Config, deps: AppDeps = {}): App {
     close: () => budgetsNow.close(),
   };
   const connect = connectNodeAdapter({
-    routes: connectRoutes(gateway, health, auth, stats, budgets),
-    interceptors: [authInterceptor(auth)],
+    routes: (router) => {
+      connectRoutes(gateway, health, auth, stats, budgets)(router);
+      guardBinaryBodies(router, maxBytes);
+    },
+    interceptors: [binaryProblemInterceptor, authInterceptor(auth)],
     readMaxBytes: maxBytes,
     // A misspelt field or enum value must be an error naming it, never a
     // silently dropped parameter.
