@@ -57,7 +57,7 @@ export interface AppDeps {
   readonly now?: () => number;
   readonly idempotency?: IdempotencyStore;
   /** Metrics and the Prometheus handler, from telemetry/sdk.ts. */
-  readonly telemetry?: Pick<Telemetry, "meter" | "metricsHandler">;
+  readonly telemetry?: Pick<Telemetry, "meter" | "histograms" | "metricsHandler">;
   readonly tracer?: Tracer;
 }
 
@@ -85,7 +85,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): App {
   const observers = [
     stats,
     requestLogObserver(logger),
-    ...(deps.telemetry ? [metricsObserver(deps.telemetry.meter, () => breakersRef as Gateway["breakers"])] : []),
+    ...(deps.telemetry ? [metricsObserver(deps.telemetry.meter, deps.telemetry.histograms, () => breakersRef as Gateway["breakers"])] : []),
   ];
   const build = (cfg: Config, prov: Providers, breakers?: Breakers): Generation => ({
     providers: prov,

@@ -10,6 +10,7 @@ import { BreakerState } from "../../gen/detour/v1/admin_pb.js";
 import { AttemptOutcome, Decision } from "../../gen/detour/v1/result_pb.js";
 import type { Breakers } from "../breakers/breakers.ts";
 import type { GatewayObserver } from "../gateway/observer.ts";
+import type { Histograms } from "./histograms.ts";
 
 const BOUNDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const OUTCOMES: Record<number, string> = {
@@ -44,12 +45,12 @@ function summedCounter(meter: Meter, name: string, options: MetricOptions) {
   };
 }
 
-/** An observer that records the gateway's metrics on `meter`. */
-export function metricsObserver(meter: Meter, breakers: () => Breakers): GatewayObserver {
+/** An observer that records the gateway's metrics on `meter` and `histograms` (see histograms.ts). */
+export function metricsObserver(meter: Meter, histograms: Histograms, breakers: () => Breakers): GatewayObserver {
   const requests = summedCounter(meter, "detour.requests", { description: "Requests, by route and outcome" });
-  const duration = meter.createHistogram("detour.request.duration", { unit: "s", description: "Request latency", advice: { explicitBucketBoundaries: BOUNDS } });
-  const attempts = meter.createHistogram("detour.attempt.duration", { unit: "s", description: "Attempt latency, per target", advice: { explicitBucketBoundaries: BOUNDS } });
-  const ttft = meter.createHistogram("detour.attempt.ttft", { unit: "s", description: "Time to first token, per target", advice: { explicitBucketBoundaries: BOUNDS } });
+  const duration = histograms.histogram("detour.request.duration", { unit: "s", description: "Request latency", boundaries: BOUNDS });
+  const attempts = histograms.histogram("detour.attempt.duration", { unit: "s", description: "Attempt latency, per target", boundaries: BOUNDS });
+  const ttft = histograms.histogram("detour.attempt.ttft", { unit: "s", description: "Time to first token, per target", boundaries: BOUNDS });
   const fallbacks = summedCounter(meter, "detour.fallbacks", { description: "Moves from one target to another, by reason" });
   const tokens = summedCounter(meter, "detour.tokens", { description: "Tokens of answers, by route, provider and direction" });
   const cost = summedCounter(meter, "detour.cost", { unit: "USD", description: "Cost of answers and of wasted hops" });
@@ -65,14 +66,19 @@ export function metricsObserver(meter: Meter, breakers: () => Breakers): Gateway
     onRequest(r) {
       const route = r.route || "direct";
       requests(`${route}\n${r.outcome}`, 1, () => ({ route, outcome: r.outcome }));
-      duration.record(r.latencyMs / 1000, { route, outcome: r.outcome });
+      duration(`${route}\n${r.outcome}`, r.latencyMs / 1000, () => ({ route, outcome: r.outcome }));
       r.attempts.forEach((a, i) => {
-        const target = { provider: a.target?.provider ?? "", model: a.target?.model ?? "" };
-        if (a.outcome !== AttemptOutcome.SKIPPED && a.latency) attempts.record(durationMs(a.latency) / 1000, { ...target, outcome: OUTCOMES[a.outcome] ?? "" });
-        if (a.ttft) ttft.record(durationMs(a.ttft) / 1000, target);
+        const provider = a.target?.provider ?? "";
+        const model = a.target?.model ?? "";
+        const at = `${provider}\n${model}`;
+        if (a.outcome !== AttemptOutcome.SKIPPED && a.latency) {
+          const outcome = OUTCOMES[a.outcome] ?? "";
+          attempts(`${at}\n${outcome}`, durationMs(a.latency) / 1000, () => ({ provider, model, outcome }));
+        }
+        if (a.ttft) ttft(at, durationMs(a.ttft) / 1000, () => ({ provider, model }));
         const next = r.attempts[i + 1];
         if (a.decision === Decision.FALLBACK && next) {
-          const from = `${target.provider}/${target.model}`;
+          const from = `${provider}/${model}`;
           const to = `${next.target?.provider}/${next.target?.model}`;
           fallbacks(`${route}\n${from}\n${to}\n${a.reason}`, 1, () => ({ route, from, to, reason: a.reason }));
         }

@@ -14,11 +14,14 @@ import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-ho
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import { MeterProvider, PeriodicExportingMetricReader, type IMetricReader } from "@opentelemetry/sdk-metrics";
+import { AggregationTemporality, InstrumentType, MeterProvider, PeriodicExportingMetricReader, type IMetricReader } from "@opentelemetry/sdk-metrics";
+import { createHistograms, type Histograms } from "./histograms.ts";
 
 /** The started telemetry. */
 export interface Telemetry {
   readonly meter: Meter;
+  /** The histograms, aggregated in-process and read by every metric reader. */
+  readonly histograms: Histograms;
   /** True when spans are exported. */
   readonly tracing: boolean;
   /** Serves the Prometheus text exposition. */
@@ -45,7 +48,8 @@ export async function startTelemetry(env: NodeJS.ProcessEnv = process.env): Prom
   const metricsEndpoint = env["OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"] || env["OTEL_EXPORTER_OTLP_ENDPOINT"];
   const tracing = !disabled && Boolean(tracesEndpoint) && env["OTEL_TRACES_EXPORTER"] !== "none";
   const propagatorNames = (env["OTEL_PROPAGATORS"] || "tracecontext,baggage").split(",").map((n) => n.trim()).filter(Boolean);
-  const prometheus = new PrometheusExporter({ preventServerStart: true });
+  const histograms = createHistograms();
+  const prometheus = new PrometheusExporter({ preventServerStart: true, metricProducers: [histograms.producer(() => AggregationTemporality.CUMULATIVE)] });
   const readers: IMetricReader[] = [prometheus];
   if (!disabled && metricsEndpoint && env["OTEL_METRICS_EXPORTER"] !== "none") {
     const protocol = env["OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"] || env["OTEL_EXPORTER_OTLP_PROTOCOL"] || "http/protobuf";
@@ -53,7 +57,8 @@ export async function startTelemetry(env: NodeJS.ProcessEnv = process.env): Prom
       protocol === "grpc"
         ? new (await import("@opentelemetry/exporter-metrics-otlp-grpc")).OTLPMetricExporter()
         : new (await import("@opentelemetry/exporter-metrics-otlp-proto")).OTLPMetricExporter();
-    readers.push(new PeriodicExportingMetricReader({ exporter }));
+    const temporality = () => exporter.selectAggregationTemporality?.(InstrumentType.HISTOGRAM) ?? AggregationTemporality.CUMULATIVE;
+    readers.push(new PeriodicExportingMetricReader({ exporter, metricProducers: [histograms.producer(temporality)] }));
   }
   const serviceName = env["OTEL_SERVICE_NAME"] || "detour";
   const handler = (req: IncomingMessage, res: ServerResponse) => prometheus.getMetricsRequestHandler(req, res);
@@ -67,7 +72,7 @@ export async function startTelemetry(env: NodeJS.ProcessEnv = process.env): Prom
       logRecordProcessors: [],
       instrumentations: [],
     });
-    return { meter: metrics.getMeter("detour"), tracing, metricsHandler: handler, shutdown: () => sdk.shutdown() };
+    return { meter: metrics.getMeter("detour"), histograms, tracing, metricsHandler: handler, shutdown: () => sdk.shutdown() };
   }
   const contextManager = new AsyncLocalStorageContextManager().enable();
   context.setGlobalContextManager(contextManager);
@@ -79,6 +84,7 @@ export async function startTelemetry(env: NodeJS.ProcessEnv = process.env): Prom
   metrics.setGlobalMeterProvider(provider);
   return {
     meter: metrics.getMeter("detour"),
+    histograms,
     tracing: false,
     metricsHandler: handler,
     shutdown: async () => {

@@ -4,6 +4,7 @@ import { AggregationTemporality, DataPointType, InMemoryMetricExporter, MeterPro
 import { createBreakers } from "../../src/breakers/breakers.js";
 import type { RequestRecord } from "../../src/gateway/observer.js";
 import { newUsage } from "../../src/literals.js";
+import { createHistograms } from "../../src/telemetry/histograms.js";
 import { metricsObserver } from "../../src/telemetry/metrics.js";
 
 function record(route: string, over: Partial<RequestRecord> = {}): RequestRecord {
@@ -29,16 +30,18 @@ function record(route: string, over: Partial<RequestRecord> = {}): RequestRecord
 
 async function collect(temporality: AggregationTemporality) {
   const exporter = new InMemoryMetricExporter(temporality);
-  const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 60_000 });
+  const histograms = createHistograms();
+  const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 60_000, metricProducers: [histograms.producer(() => temporality)] });
   const provider = new MeterProvider({ readers: [reader] });
-  const observer = metricsObserver(provider.getMeter("detour"), () => createBreakers(undefined));
+  const meter = provider.getMeter("detour");
+  const observer = metricsObserver(meter, histograms, () => createBreakers(undefined));
   const read = async (): Promise<Map<string, MetricData>> => {
     await reader.forceFlush();
     const last = exporter.getMetrics().at(-1);
     exporter.reset();
-    return new Map((last?.scopeMetrics[0]?.metrics ?? []).map((m) => [m.descriptor.name, m]));
+    return new Map((last?.scopeMetrics ?? []).flatMap((s) => s.metrics).map((m) => [m.descriptor.name, m]));
   };
-  return { observer, read, close: () => provider.shutdown() };
+  return { observer, meter, histograms, read, close: () => provider.shutdown() };
 }
 
 const points = (m: MetricData | undefined) => (m?.dataPoints ?? []).map((p) => ({ attributes: p.attributes, value: p.value }));
@@ -75,6 +78,42 @@ describe("metrics", () => {
       assert.equal(a?.value, temporality === AggregationTemporality.CUMULATIVE ? 3 : 1);
       await m.close();
     }
+  });
+
+  test("histograms match the SDK's own, point for point, cumulative and delta, over two collections", async () => {
+    const bounds = [0.005, 0.01, 0.1, 1, 10];
+    const values = [[0, 0.005, 0.0051, 0.5, 1, 12, 3], [0.01, 0.2, 0.2, 99]];
+    for (const temporality of [AggregationTemporality.CUMULATIVE, AggregationTemporality.DELTA]) {
+      const m = await collect(temporality);
+      const sdk = m.meter.createHistogram("sdk", { unit: "s", description: "d", advice: { explicitBucketBoundaries: bounds } });
+      const ours = m.histograms.histogram("ours", { unit: "s", description: "d", boundaries: bounds });
+      for (const batch of values) {
+        for (const [i, v] of batch.entries()) {
+          const attributes = { route: i % 2 ? "a" : "b" };
+          sdk.record(v, attributes);
+          ours(attributes.route, v, () => attributes);
+        }
+        const read = await m.read();
+        const [a, b] = [read.get("sdk"), read.get("ours")];
+        assert.equal(b?.dataPointType, DataPointType.HISTOGRAM);
+        assert.equal(b?.aggregationTemporality, temporality);
+        assert.deepEqual({ ...b?.descriptor, name: "" }, { ...a?.descriptor, name: "" });
+        const shape = (d: MetricData | undefined) =>
+          (d?.dataPoints ?? []).map((p) => ({ attributes: p.attributes, value: p.value })).sort((x, y) => String(x.attributes["route"]).localeCompare(String(y.attributes["route"])));
+        assert.deepEqual(shape(b), shape(a));
+      }
+      await m.close();
+    }
+  });
+
+  test("a histogram past 2,000 series records into its overflow series", async () => {
+    const m = await collect(AggregationTemporality.CUMULATIVE);
+    const h = m.histograms.histogram("h", { unit: "s", description: "d", boundaries: [1] });
+    for (let i = 0; i < 2_100; i++) h(`r${i}`, 2, () => ({ route: `r${i}` }));
+    const points = (await m.read()).get("h")?.dataPoints ?? [];
+    assert.equal(points.length, 2_000);
+    assert.deepEqual(points.find((p) => p.attributes["otel.metric.overflow"] === true)?.value, { buckets: { boundaries: [1], counts: [0, 101] }, sum: 202, count: 101, min: 2, max: 2 });
+    await m.close();
   });
 
   test("past the SDK's 2,000 series a counter adds to its one overflow series instead of growing", async () => {

@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import { describe, test } from "node:test";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
-import { MeterProvider } from "@opentelemetry/sdk-metrics";
+import { AggregationTemporality, MeterProvider } from "@opentelemetry/sdk-metrics";
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
+import { createHistograms } from "../../src/telemetry/histograms.js";
 import { createLogger } from "../../src/telemetry/log.js";
 import { startOpenAIFake } from "../fakes/openai-fake.js";
 import { SIM_CONFIG, startApp } from "../helpers/app.js";
@@ -11,9 +12,10 @@ import { startOtlpReceiver } from "../helpers/otlp.js";
 import { spawnGateway } from "../helpers/process.js";
 
 function inProcessMetrics() {
-  const prometheus = new PrometheusExporter({ preventServerStart: true });
+  const histograms = createHistograms();
+  const prometheus = new PrometheusExporter({ preventServerStart: true, metricProducers: [histograms.producer(() => AggregationTemporality.CUMULATIVE)] });
   const provider = new MeterProvider({ readers: [prometheus] });
-  return { provider, telemetry: { meter: provider.getMeter("detour"), metricsHandler: prometheus.getMetricsRequestHandler.bind(prometheus) } };
+  return { provider, telemetry: { meter: provider.getMeter("detour"), histograms, metricsHandler: prometheus.getMetricsRequestHandler.bind(prometheus) } };
 }
 
 /** Parses Prometheus text exposition, failing on any malformed line. */
