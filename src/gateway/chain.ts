@@ -10,7 +10,7 @@
  * the next target, or fail. Every attempt, skip and wait is in the trail.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { trace, type Context, type Span, type Tracer } from "@opentelemetry/api";
+import type { Context, Span, Tracer } from "@opentelemetry/api";
 import type { CompleteRequest } from "../../gen/detour/v1/chat_pb.js";
 import { AttemptOutcome, Decision, type Attempt } from "../../gen/detour/v1/result_pb.js";
 import type { Breakers, Ticket } from "../breakers/breakers.ts";
@@ -29,7 +29,7 @@ import { orderTargets } from "./order.ts";
 import { requestFor, type Plan, type PlannedTarget } from "./plan.ts";
 import { backoffMs, decide, type RetryBudget } from "./retry.ts";
 import { BreakerState } from "../../gen/detour/v1/admin_pb.js";
-import { endAttemptSpan, startAttemptSpan } from "../telemetry/spans.ts";
+import { endAttemptSpan, startAttemptSpan, withSpan } from "../telemetry/spans.ts";
 
 /** One run of the chain. */
 export interface ChainInput {
@@ -130,7 +130,7 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
     const run = newAttempt(rival, seq++, 0, deps.now());
     const live: Live = { run, span: spanFor(rival, run.startedAt), ticket };
     const sliceEnd = sliceEndOf(input.deadline, deps.now(), laterAfter, plan.minSliceMs);
-    const ctx = { provider, request: requestFor(ongoing, rival), requestId: input.requestId, signal: input.signal, deadline: input.deadline, sliceEnd, now: deps.now, trace: trace.setSpan(input.trace, live.span) };
+    const ctx = { provider, request: requestFor(ongoing, rival), requestId: input.requestId, signal: input.signal, deadline: input.deadline, sliceEnd, now: deps.now, trace: withSpan(input.trace, live.span) };
     return { tag: live, events: runAttempt(run, ctx), cancel: () => run.abort?.(hedgeLost(rival)) };
   };
   /** Records the attempt that lost a hedge race (or failed during it). */
@@ -190,7 +190,7 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
       let ended = false;
       try {
         if (!provider) throw new GatewayError("UNKNOWN_MODEL", `no provider named "${target.ref.provider}"`, { hop: target.ref });
-        const ctx = { provider, request: requestFor(ongoing, target), requestId: input.requestId, signal: input.signal, deadline: input.deadline, sliceEnd, now: deps.now, trace: trace.setSpan(input.trace, span), buffered: input.buffered };
+        const ctx = { provider, request: requestFor(ongoing, target), requestId: input.requestId, signal: input.signal, deadline: input.deadline, sliceEnd, now: deps.now, trace: withSpan(input.trace, span), buffered: input.buffered };
         const rival = next;
         const hedge = retry === 0 && plan.hedging && target.ttftTimeoutMs > 0 && rival !== undefined;
         const source: AsyncIterable<ProviderEvent> = hedge

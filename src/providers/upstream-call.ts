@@ -3,7 +3,7 @@
  * GatewayError with the vendor's parser, and read an SSE body with cut
  * streams and socket errors classified. Adapters only translate.
  */
-import { propagation, type Context } from "@opentelemetry/api";
+import { isSpanContextValid, propagation, trace, type Context } from "@opentelemetry/api";
 import type { TargetRef } from "../../gen/detour/v1/result_pb.js";
 import { GatewayError } from "../errors.ts";
 import { networkError, type UpstreamHttp, type UpstreamResponse } from "./http.ts";
@@ -28,11 +28,17 @@ export interface UpstreamPost {
 
 /** POSTs and returns a 2xx response; anything else throws a classified error. */
 export async function postOrThrow(p: UpstreamPost): Promise<UpstreamResponse> {
-  const headers = p.trace ? withTraceHeaders(p.headers, p.trace) : p.headers;
+  const headers = p.trace && propagates(p.trace) ? withTraceHeaders(p.headers, p.trace) : p.headers;
   const res = await p.http.post(p.url, headers, p.body, p.signal);
   if (res.status >= 200 && res.status < 300) return res;
   const text = await res.text().catch(() => "");
   throw upstreamError(p.provider, p.hop, p.vendorError(res.status, parseObject(text)), res.headers);
+}
+
+/** True when a context has something to send upstream: a valid span context or baggage. */
+function propagates(ctx: Context): boolean {
+  const sc = trace.getSpanContext(ctx);
+  return (sc !== undefined && isSpanContextValid(sc)) || propagation.getBaggage(ctx) !== undefined;
 }
 
 function withTraceHeaders(headers: Record<string, string>, ctx: Context): Record<string, string> {

@@ -5,7 +5,7 @@
  * installed every call is a no-op. Prompt and answer text are recorded only
  * with telemetry.include_content (gen_ai.input.messages, gen_ai.output.messages).
  */
-import { context, SpanKind, SpanStatusCode, trace, type Context, type Span, type Tracer } from "@opentelemetry/api";
+import { context, isSpanContextValid, SpanKind, SpanStatusCode, trace, type Context, type Span, type Tracer } from "@opentelemetry/api";
 import { durationMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import { AttemptOutcome, Decision, type Attempt } from "../../gen/detour/v1/result_pb.js";
 import type { RequestContent } from "../gateway/observer.ts";
@@ -41,7 +41,18 @@ export function startRequestSpan(tracer: Tracer, route: string, model: string, s
       "detour.streaming": streaming,
     },
   }, base);
-  return { span, ctx: trace.setSpan(base, span) };
+  return { span, ctx: withSpan(base, span) };
+}
+
+/**
+ * The context for work under `span`. A no-op tracer's span is the parent's
+ * span context again (or none): the parent context already carries it, so no
+ * new context is built for it.
+ */
+export function withSpan(base: Context, span: Span): Context {
+  if (span.isRecording()) return trace.setSpan(base, span);
+  const sc = span.spanContext();
+  return !isSpanContextValid(sc) || sc === trace.getSpanContext(base) ? base : trace.setSpan(base, span);
 }
 
 /** Starts the CLIENT span of one attempt. */
@@ -64,6 +75,8 @@ export function startAttemptSpan(tracer: Tracer, parent: Context, system: string
 
 /** Ends an attempt span with what the trail says of the attempt. */
 export function endAttemptSpan(span: Span, a: Attempt, breakerState: string): void {
+  // Nothing is recorded on a span that is not (no SDK, or not sampled).
+  if (!span.isRecording()) return span.end();
   span.setAttributes({
     "detour.hop.index": a.index,
     "detour.attempt.retry": a.retry,
@@ -99,6 +112,7 @@ export interface RequestEnd {
 
 /** Ends the request span. */
 export function endRequestSpan(span: Span, end: RequestEnd): void {
+  if (!span.isRecording()) return span.end();
   span.setAttributes({
     "detour.attempts": end.attempts.length,
     "detour.fallbacks": end.attempts.filter((a) => a.decision === Decision.FALLBACK).length,

@@ -90,6 +90,40 @@ routes:
     await receiver.close();
   });
 
+  test("without an OTLP endpoint the caller's traceparent and baggage still reach the upstream, and none is invented", async () => {
+    const fake = await startOpenAIFake();
+    fake.setDefault({ kind: "text", text: "hi" });
+    const env = { ...process.env };
+    for (const k of Object.keys(env)) if (k.startsWith("OTEL_")) delete env[k];
+    const p = await spawnGateway({
+      yaml: `auto_providers: false
+providers:
+  - { name: oai, openai: { base_url: "${fake.url}/v1" } }
+routes:
+  - { name: r, targets: [{ model: oai/gpt-4o-mini }] }
+`,
+      env,
+    });
+    try {
+      const send = (headers: Record<string, string>) =>
+        fetch(`${p.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify({ model: "r", messages: [{ role: "user", content: "hi" }] }) });
+      const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+      assert.equal((await send({ traceparent, baggage: "tenant=acme" })).status, 200);
+      const sent = fake.requests.at(-1)?.headers;
+      assert.equal(sent?.["traceparent"], traceparent, "no spans of its own: the caller's context goes on as it came");
+      assert.equal(sent?.["baggage"], "tenant=acme");
+      assert.equal((await send({ baggage: "tenant=acme" })).status, 200);
+      assert.equal(fake.requests.at(-1)?.headers["baggage"], "tenant=acme", "baggage alone is propagated too");
+      assert.equal((await send({})).status, 200);
+      assert.equal(fake.requests.at(-1)?.headers["traceparent"], undefined);
+      assert.equal(fake.requests.at(-1)?.headers["baggage"], undefined);
+    } finally {
+      p.child.kill("SIGTERM");
+      await p.exit;
+      await fake.close();
+    }
+  });
+
   test("metrics after a scripted run, served as valid Prometheus text, and the fallback analytics", async () => {
     const { provider, telemetry } = inProcessMetrics();
     const t = await startApp(SIM_CONFIG, { telemetry });
