@@ -64,17 +64,19 @@ export function needsOf(req: CompleteRequest, streaming: boolean): Needs {
   };
 }
 
+/** The features a request may need and a model may lack, as the reason names them. */
+const FEATURES: readonly (readonly [keyof Needs & keyof Capabilities, string])[] = [
+  ["tools", "tool calling"],
+  ["parallelToolCalls", "parallel tool calls"],
+  ["jsonMode", "JSON mode"],
+  ["jsonSchema", "JSON schema output"],
+  ["vision", "image input"],
+  ["prefill", "an assistant prefix (prefill)"],
+];
+
 /** Why a model cannot serve the needs, or undefined if it can. */
 export function mismatch(model: string, entry: ModelEntry | undefined, needs: Needs): string | undefined {
-  const features: [keyof Needs & keyof Capabilities, string][] = [
-    ["tools", "tool calling"],
-    ["parallelToolCalls", "parallel tool calls"],
-    ["jsonMode", "JSON mode"],
-    ["jsonSchema", "JSON schema output"],
-    ["vision", "image input"],
-    ["prefill", "an assistant prefix (prefill)"],
-  ];
-  const wanted = features.filter(([k]) => needs[k] === true);
+  const wanted = FEATURES.filter(([k]) => needs[k] === true);
   if (!entry) {
     if (wanted.length > 0) {
       return `${model} is not in the model catalog, so its support for ${wanted.map(([, w]) => w).join(", ")} is unknown: declare its capabilities under providers[].models`;

@@ -46,22 +46,7 @@ export function createUpstreamHttp(config: UpstreamConfig | undefined): Upstream
           signal,
           dispatcher: agent,
         });
-        return {
-          status: res.statusCode,
-          headers: res.headers,
-          body: { [Symbol.asyncIterator]: () => keepAliveIterator(res.body) },
-          async text(limit = 64 * 1024) {
-            let out = "";
-            let size = 0;
-            const decoder = new TextDecoder();
-            for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-              size += chunk.byteLength;
-              if (size <= limit) out += decoder.decode(chunk, { stream: true });
-            }
-            return out + decoder.decode();
-          },
-          dump: () => res.body.dump(),
-        };
+        return new UndiciResponse(res);
       } catch (e) {
         throw networkError(e, signal);
       }
@@ -71,6 +56,47 @@ export function createUpstreamHttp(config: UpstreamConfig | undefined): Upstream
 }
 
 type Body = Awaited<ReturnType<typeof request>>["body"];
+
+/** An undici response as an UpstreamResponse: one object a call, its methods on the prototype. */
+class UndiciResponse implements UpstreamResponse {
+  readonly status: number;
+  readonly headers: UpstreamResponse["headers"];
+  readonly body: AsyncIterable<Uint8Array>;
+  readonly #body: Body;
+
+  constructor(res: Awaited<ReturnType<typeof request>>) {
+    this.status = res.statusCode;
+    this.headers = res.headers;
+    this.#body = res.body;
+    this.body = new KeepAliveBody(res.body);
+  }
+
+  async text(limit = 64 * 1024): Promise<string> {
+    let out = "";
+    let size = 0;
+    const decoder = new TextDecoder();
+    for await (const chunk of this.#body as AsyncIterable<Uint8Array>) {
+      size += chunk.byteLength;
+      if (size <= limit) out += decoder.decode(chunk, { stream: true });
+    }
+    return out + decoder.decode();
+  }
+
+  dump(): Promise<void> {
+    return this.#body.dump();
+  }
+}
+
+/** A body iterated with keepAliveIterator. */
+class KeepAliveBody implements AsyncIterable<Uint8Array> {
+  readonly #body: Body;
+  constructor(body: Body) {
+    this.#body = body;
+  }
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return keepAliveIterator(this.#body);
+  }
+}
 
 /**
  * Iterates a body without destroying it when the consumer stops early (an

@@ -49,7 +49,7 @@ describe("OpenAI-compatible API, driven by the official openai SDK", () => {
     assert.equal(response.headers.get("x-detour-provider"), "sim");
     assert.equal(response.headers.get("x-detour-model"), "fast");
     assert.equal(response.headers.get("x-detour-attempts"), "2");
-    assert.match(response.headers.get("x-request-id") ?? "", /^cmpl-/);
+    assert.match(response.headers.get("x-request-id") ?? "", /^cmpl-[0-9a-f]{32}$/);
     assert.ok(response.headers.get("x-detour-cost-usd"));
     const ext = (data as unknown as { detour: { attempts: { reason: string }[] } }).detour;
     assert.equal(ext.attempts[0]?.reason, "UPSTREAM_UNAVAILABLE");
