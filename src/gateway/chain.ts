@@ -225,7 +225,7 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
             }
             for (const p of pendingOut) deliver(delivery, p);
             pendingOut.length = 0;
-            yield* held.splice(0);
+            for (const h of held.splice(0)) yield h;
             deliver(delivery, out);
             yield gev;
           }
@@ -297,8 +297,10 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
       budget.onSuccess();
       const cost = deps.prices.cost(target.id, run.usage);
       record(run, span, AttemptOutcome.SUCCEEDED, Decision.RETURN, cost);
-      yield* held.splice(0);
-      yield* successEvents(input.id, plan.route, run, attempts, cost, wasted);
+      // for-of, not yield*: an async generator delegating to a sync iterable
+      // wraps it and awaits every element, an empty one included.
+      for (const h of held.splice(0)) yield h;
+      for (const ev of successEvents(input.id, plan.route, run, attempts, cost, wasted)) yield ev;
       return;
     }
   }

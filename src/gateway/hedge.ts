@@ -93,7 +93,7 @@ export async function* hedged<T>(
           // Let the cancelled read settle, then close the iterator.
           void read?.then(() => loser.events.return?.(undefined));
         }
-        yield* held.get(r.who) ?? [];
+        for (const ev of held.get(r.who) ?? []) yield ev;
         if (r.result.done) return;
         yield r.result.value;
         for (let next = await r.who.events.next(); !next.done; next = await r.who.events.next()) yield next.value;

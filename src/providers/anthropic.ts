@@ -55,7 +55,7 @@ export function createAnthropicProvider(pc: ProviderConfig, cfg: AnthropicProvid
       vendorError: anthropicVendorError,
     });
     if (isJsonResponse(res)) {
-      yield* wholeMessageEvents(await readJson(res, hop, call.signal), hop);
+      for (const ev of wholeMessageEvents(await readJson(res, hop, call.signal), hop)) yield ev;
       return;
     }
     yield* messageEvents(sseEvents(res, hop, call.signal), hop, name);

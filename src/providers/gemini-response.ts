@@ -106,9 +106,9 @@ export async function* streamEvents(events: AsyncIterable<readonly SseEvent[]>, 
       const ve = geminiVendorError(num(obj(body["error"])?.["code"]) || 500, body);
       throw new GatewayError("UPSTREAM_ERROR", `Gemini reported an error mid-stream (${ve.code ?? "unknown"})`, { hop, upstreamStatus: 200 });
     }
-    yield* reader.read(body);
+    for (const ev of reader.read(body)) yield ev;
   }
-  yield* reader.end();
+  for (const ev of reader.end()) yield ev;
 }
 
 /** Turns a whole GenerateContentResponse into events. */

@@ -43,7 +43,7 @@ export function createGeminiProvider(pc: ProviderConfig, cfg: GeminiProvider, de
       vendorError: geminiVendorError,
     });
     if (isJsonResponse(res)) {
-      yield* wholeResponseEvents(await readJson(res, hop, call.signal), hop);
+      for (const ev of wholeResponseEvents(await readJson(res, hop, call.signal), hop)) yield ev;
       return;
     }
     yield* streamEvents(sseEvents(res, hop, call.signal), hop);

@@ -75,7 +75,7 @@ export function createOpenAIProvider(pc: ProviderConfig, cfg: OpenAiProvider, de
     });
     // A server that ignores "stream": true answers JSON; accept it.
     if (!streaming || isJsonResponse(res)) {
-      yield* completionEvents(await readJson(res, hop, call.signal), hop);
+      for (const ev of completionEvents(await readJson(res, hop, call.signal), hop)) yield ev;
       return;
     }
     yield* chunkEvents(sseEvents(res, hop, call.signal), hop, name);

@@ -256,5 +256,5 @@ export async function* parseSseBatches(body: AsyncIterable<Uint8Array | string>,
 
 /** The events of an SSE body one by one; see parseSseBatches. */
 export async function* parseSse(body: AsyncIterable<Uint8Array | string>, opts: SseOptions = {}): AsyncGenerator<SseEvent, void, undefined> {
-  for await (const batch of parseSseBatches(body, opts)) yield* batch;
+  for await (const batch of parseSseBatches(body, opts)) for (const ev of batch) yield ev;
 }

@@ -141,7 +141,7 @@ function concat(chunks: Uint8Array[], size: number): Uint8Array {
 
 /** The chunks already read, then the rest of the body (or the error reading it). */
 async function* replay(chunks: Uint8Array[], rest?: AsyncIterator<Uint8Array>, error?: unknown): AsyncGenerator<Uint8Array> {
-  yield* chunks;
+  for (const c of chunks) yield c;
   if (error !== undefined) throw error;
   if (rest) for (let r = await rest.next(); !r.done; r = await rest.next()) yield r.value;
 }
