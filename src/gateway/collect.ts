@@ -18,50 +18,55 @@ export interface AnswerFold {
 
 /** Starts folding a stream's events into its answer (a rewinding hop starts over). */
 export function foldAnswer(): AnswerFold {
-  let text = "";
-  let calls: ToolCall[] = [];
-  let replayed = false;
-  return {
-    add({ event }) {
-      switch (event.case) {
-        case "started":
-          replayed = event.value.replayed;
-          break;
-        case "content":
-          text += event.value.text;
-          break;
-        case "toolCall": {
-          const d = event.value;
-          const call = (calls[d.index] ??= { $typeName: "detour.v1.ToolCall", id: "", name: "", arguments: "" });
-          if (d.id) call.id = d.id;
-          if (d.name) call.name = d.name;
-          call.arguments += d.arguments;
-          break;
-        }
-        case "hop":
-          if (event.value.rewind) {
-            text = "";
-            calls = [];
-          }
-          break;
-        case "done":
-          replayed ||= event.value.replayed;
-          break;
+  return new Fold();
+}
+
+/** A class, not a closure object: one allocation per request instead of five. */
+class Fold implements AnswerFold {
+  #text = "";
+  #calls: ToolCall[] = [];
+  replayed = false;
+
+  add({ event }: GatewayEvent): void {
+    switch (event.case) {
+      case "started":
+        this.replayed = event.value.replayed;
+        break;
+      case "content":
+        this.#text += event.value.text;
+        break;
+      case "toolCall": {
+        const d = event.value;
+        const call = (this.#calls[d.index] ??= { $typeName: "detour.v1.ToolCall", id: "", name: "", arguments: "" });
+        if (d.id) call.id = d.id;
+        if (d.name) call.name = d.name;
+        call.arguments += d.arguments;
+        break;
       }
-    },
-    // Typed literals, not create() (see literals.ts); events.test.ts checks they match.
-    message: () => ({
+      case "hop":
+        if (event.value.rewind) {
+          this.#text = "";
+          this.#calls = [];
+        }
+        break;
+      case "done":
+        this.replayed ||= event.value.replayed;
+        break;
+    }
+  }
+
+  // Typed literals, not create() (see literals.ts); events.test.ts checks they match.
+  message(): Message {
+    const text = this.#text;
+    return {
       $typeName: "detour.v1.Message",
       role: Role.ASSISTANT,
       content: text ? [{ $typeName: "detour.v1.ContentPart", part: { case: "text", value: text } }] : [],
-      toolCalls: calls.filter((c) => c !== undefined),
+      toolCalls: this.#calls.length === 0 ? [] : this.#calls.filter((c) => c !== undefined),
       toolCallId: "",
       name: "",
-    }),
-    get replayed() {
-      return replayed;
-    },
-  };
+    };
+  }
 }
 
 /** Consumes the events and returns the whole answer. */

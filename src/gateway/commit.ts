@@ -111,7 +111,18 @@ export function resume(policy: CommitPolicy, d: Delivery, original: CompleteRequ
  * it repeats a kept call (same name and arguments), and otherwise emitted
  * once, numbered after the kept ones.
  */
-export function createToolCallGuard(kept: readonly DeliveredCall[]) {
+export function createToolCallGuard(kept: readonly DeliveredCall[]): { filter(ev: ProviderEvent): readonly ProviderEvent[] } {
+  if (kept.length === 0) {
+    // Nothing kept (every stream until a hop that kept calls): each event
+    // passes, in one array reused by every call — valid until the next one.
+    const one: ProviderEvent[] = [];
+    return {
+      filter(ev) {
+        one[0] = ev;
+        return one;
+      },
+    };
+  }
   const seen = new Set(kept.map((c) => key(c.name, c.args)));
   const pending = new Map<number, DeliveredCall>();
   let nextIndex = kept.length;
@@ -125,7 +136,6 @@ export function createToolCallGuard(kept: readonly DeliveredCall[]) {
   return {
     /** Events to emit for `ev`. */
     filter(ev: ProviderEvent): ProviderEvent[] {
-      if (kept.length === 0) return [ev];
       if (ev.type !== "tool_call") {
         if (ev.type === "finish") return [...[...pending.keys()].flatMap(flush), ev];
         return [ev];
