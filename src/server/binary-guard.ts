@@ -64,6 +64,8 @@ async function guarded(inner: UniversalHandler, req: UniversalServerRequest, rea
   const framing = FRAMINGS.get(req.header.get("content-type")?.split(";")[0]?.trim().toLowerCase() ?? "");
   const body = req.body;
   if (!framing || req.method !== "POST" || !isAsyncIterable(body)) return inner(req);
+  // A declared length over the limit is refused by connect-es before any of it is read.
+  if (Number(req.header.get("content-length")) > readMaxBytes) return inner(req);
   const chunks: Uint8Array[] = [];
   let size = 0;
   const it = body[Symbol.asyncIterator]();

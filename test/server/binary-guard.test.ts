@@ -12,18 +12,11 @@ import { after, before, describe, test } from "node:test";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { compressionGzip, createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { GatewayService } from "../../gen/detour/v1/gateway_pb.js";
-import { startApp, type TestApp } from "../helpers/app.js";
+import { SIM_CONFIG, startApp, type TestApp } from "../helpers/app.js";
 import { userRequest } from "../helpers/requests.js";
 
-const CONFIG = `
-server: { drain_timeout: 2s, max_request_bytes: 65536 }
-breaker: { disabled: true }
-providers:
-  - name: sim
-    simulated:
-      models:
-        - { name: fast, output: { kind: text, text: "hello from fast" } }
-`;
+/** The small simulated config, with a request limit a test can pass. */
+const CONFIG = SIM_CONFIG.replace("server: { drain_timeout: 2s }", "server: { drain_timeout: 2s, max_request_bytes: 65536 }");
 
 /** Field 1 (model), length-delimited, says 5 bytes and has 1. */
 const GARBAGE = new Uint8Array([0x0a, 0x05, 0x61]);
@@ -54,6 +47,7 @@ function assertNamesTheType(message: string, type = "CompleteRequest"): void {
 describe("binary request bodies that are not the method's message", () => {
   let t: TestApp;
   before(async () => {
+    assert.notEqual(CONFIG, SIM_CONFIG, "the limit was set");
     t = await startApp(CONFIG);
   });
   after(() => t.close());
@@ -134,5 +128,16 @@ describe("binary request bodies that are not the method's message", () => {
     const err = await client.complete(userRequest("sim/fast", "x".repeat(70_000))).catch((e: unknown) => e);
     assert.ok(err instanceof ConnectError);
     assert.equal(err.code, Code.ResourceExhausted, err.message);
+    // Chunked, with no length declared: read up to the limit, then connect-es's answer.
+    const chunk = new Uint8Array(16_384);
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (sent++ < 5) c.enqueue(chunk);
+        else c.close();
+      },
+    });
+    const res = await fetch(`${t.url}/detour.v1.GatewayService/Complete`, { method: "POST", headers: { "content-type": "application/proto" }, body, duplex: "half" } as RequestInit);
+    assert.equal(((await res.json()) as { code: string }).code, "resource_exhausted");
   });
 });
