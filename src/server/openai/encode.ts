@@ -75,20 +75,35 @@ export function completionJson(res: CompleteResponse, requested: string) {
   };
 }
 
-/** Builds the chunks of one stream. */
+/**
+ * Builds the chunks of one stream. Every chunk carries the same `created`
+ * (OpenAI's do: it is when the completion was created). A content chunk, one
+ * per token or so, is a template with the text's JSON string in it, not an
+ * object serialised whole; a test checks the two are the same bytes.
+ */
 export function createChunker(id: string, requested: string, includeUsage: boolean) {
-  const base = (model: string) => ({ id, object: "chat.completion.chunk", created: created(), model, system_fingerprint: null });
+  const createdAt = created();
+  const base = (model: string) => ({ id, object: "chat.completion.chunk", created: createdAt, model, system_fingerprint: null });
   let model = requested;
   const frame = (o: unknown) => `data: ${JSON.stringify(o)}\n\n`;
   const chunk = (delta: unknown, finish: string | null = null, extra: Record<string, unknown> = {}) =>
     frame({ ...base(model), choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...(includeUsage ? { usage: null } : {}), ...extra });
+  // The content chunk around its text: `base` without its closing brace, then the choice.
+  const contentTail = `},"logprobs":null,"finish_reason":null}]${includeUsage ? ',"usage":null' : ""}}\n\n`;
+  let contentHead = "";
+  const retemplate = () => {
+    contentHead = `data: ${JSON.stringify(base(model)).slice(0, -1)},"choices":[{"index":0,"delta":{"content":`;
+  };
+  retemplate();
   return {
     /** The serving target changed (start or hop). */
     target(ref: { provider: string; model: string } | undefined) {
-      if (ref) model = modelName(ref, requested);
+      if (!ref) return;
+      model = modelName(ref, requested);
+      retemplate();
     },
+    content: (text: string) => contentHead + JSON.stringify(text) + contentTail,
     role: () => chunk({ role: "assistant", content: "", refusal: null }),
-    content: (text: string) => chunk({ content: text }),
     toolCall(index: number, id: string, name: string, args: string) {
       const call = id ? { index, id, type: "function", function: { name, arguments: args } } : { index, function: { arguments: args } };
       return chunk({ tool_calls: [call] });
