@@ -199,8 +199,10 @@ async function streamChat(gateway: Gateway, request: Parameters<Gateway["stream"
   let pending = "";
   // A response whose client went away never drains: stop waiting when it
   // closes (ctl aborts then), or the call would never finish.
-  const write = async (text: string) => {
-    if (ctl.signal.aborted) return;
+  // Returns a promise only when the response is full and must drain first:
+  // most writes need no await, and a promise per chunk is a cost per token.
+  const write = (text: string): Promise<unknown> | undefined => {
+    if (ctl.signal.aborted) return undefined;
     const first = !res.headersSent;
     if (first) {
       head(res, 200, {
@@ -222,11 +224,12 @@ async function streamChat(gateway: Gateway, request: Parameters<Gateway["stream"
     // burst are still coalesced). The socket's cork, not the response's:
     // the response was never corked, and uncorking it would unbalance it.
     if (first && res instanceof ServerResponse) res.socket?.uncork();
-    if (!flowing) await once(res, "drain", { signal: ctl.signal }).catch(() => undefined);
+    return flowing ? undefined : once(res, "drain", { signal: ctl.signal }).catch(() => undefined);
   };
   try {
     for await (const { event } of gateway.stream(request, { signal: ctl.signal, trace })) {
       if (ctl.signal.aborted) return spent;
+      let full: Promise<unknown> | undefined;
       switch (event.case) {
         case "started":
           id = event.value.id;
@@ -235,26 +238,27 @@ async function streamChat(gateway: Gateway, request: Parameters<Gateway["stream"
           replayed = event.value.replayed;
           break;
         case "content":
-          await write(chunker?.content(event.value.text) ?? "");
+          full = write(chunker?.content(event.value.text) ?? "");
           break;
         case "toolCall":
-          await write(chunker?.toolCall(event.value.index, event.value.id, event.value.name, event.value.arguments) ?? "");
+          full = write(chunker?.toolCall(event.value.index, event.value.id, event.value.name, event.value.arguments) ?? "");
           break;
         case "hop": {
           retarget(event.value.to);
           const comment = chunker?.hop(event.value) ?? "";
-          if (res.headersSent) await write(comment);
+          if (res.headersSent) full = write(comment);
           else pending += comment;
           break;
         }
         case "done":
           spent = event.value.cost?.totalUsd ?? 0;
           retarget(event.value.servedBy);
-          await write(chunker?.done(event.value) ?? "");
+          full = write(chunker?.done(event.value) ?? "");
           break;
         default:
           break;
       }
+      if (full) await full;
     }
     res.end();
     return spent;
