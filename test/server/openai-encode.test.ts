@@ -42,11 +42,13 @@ describe("OpenAI stream chunks", () => {
   test("every chunk of a stream has the same created, and a hop renames the model", async () => {
     const chunker = createChunker("cmpl-2", "route", false);
     const first = parseFrame(chunker.role());
+    const before = parseFrame(chunker.content("a"));
     await new Promise((r) => setTimeout(r, 1100));
     chunker.target({ provider: "p", model: "m" });
     const later = parseFrame(chunker.content("hi"));
     assert.equal(later["created"], first["created"]);
     assert.equal(first["model"], "route");
+    assert.equal(before["model"], "route");
     assert.equal(later["model"], "p/m");
   });
 });

@@ -90,19 +90,19 @@ export function createChunker(id: string, requested: string, includeUsage: boole
     frame({ ...base(model), choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...(includeUsage ? { usage: null } : {}), ...extra });
   // The content chunk around its text: `base` without its closing brace, then the choice.
   const contentTail = `},"logprobs":null,"finish_reason":null}]${includeUsage ? ',"usage":null' : ""}}\n\n`;
+  // Made on the first content chunk for each model that answers.
   let contentHead = "";
-  const retemplate = () => {
-    contentHead = `data: ${JSON.stringify(base(model)).slice(0, -1)},"choices":[{"index":0,"delta":{"content":`;
-  };
-  retemplate();
+  const head = () => (contentHead ||= `data: ${JSON.stringify(base(model)).slice(0, -1)},"choices":[{"index":0,"delta":{"content":`);
   return {
     /** The serving target changed (start or hop). */
     target(ref: { provider: string; model: string } | undefined) {
       if (!ref) return;
-      model = modelName(ref, requested);
-      retemplate();
+      const next = modelName(ref, requested);
+      if (next === model) return;
+      model = next;
+      contentHead = "";
     },
-    content: (text: string) => contentHead + JSON.stringify(text) + contentTail,
+    content: (text: string) => head() + JSON.stringify(text) + contentTail,
     role: () => chunk({ role: "assistant", content: "", refusal: null }),
     toolCall(index: number, id: string, name: string, args: string) {
       const call = id ? { index, id, type: "function", function: { name, arguments: args } } : { index, function: { arguments: args } };
