@@ -6,23 +6,17 @@
 import assert from "node:assert/strict";
 import http from "node:http";
 import { after, before, describe, test } from "node:test";
-import { startApp, type TestApp } from "../helpers/app.js";
+import { SIM_CONFIG, startApp, type TestApp } from "../helpers/app.js";
 
 const WORDS = 60_000;
 
-const CONFIG = `
-server: { drain_timeout: 2s }
-breaker: { disabled: true }
-providers:
-  - name: sim
-    simulated:
-      models:
-        - { name: long, output: { kind: lorem, words: ${WORDS} } }
-`;
+/** The small simulated config with one more model: a long lorem answer. */
+const CONFIG = SIM_CONFIG.replace("        - { name: fast,", `        - { name: long, output: { kind: lorem, words: ${WORDS} } }\n        - { name: fast,`);
 
 describe("a streaming client that pauses", () => {
   let t: TestApp;
   before(async () => {
+    assert.notEqual(CONFIG, SIM_CONFIG, "the long model was added");
     t = await startApp(CONFIG);
   });
   after(() => t.close());
