@@ -7,7 +7,8 @@
  */
 import { toJson } from "@bufbuild/protobuf";
 import { FinishReason, type CompleteResponse, type Usage } from "../../../gen/detour/v1/result_pb.js";
-import { DoneSchema, HopSchema, type Done, type Hop } from "../../../gen/detour/v1/gateway_pb.js";
+import { HopSchema, type Done, type Hop } from "../../../gen/detour/v1/gateway_pb.js";
+import { doneJson } from "./done-json.ts";
 
 const FINISH: Record<number, string> = {
   [FinishReason.STOP]: "stop",
@@ -111,7 +112,7 @@ export function createChunker(id: string, requested: string, includeUsage: boole
     /** A comment the SDKs ignore, for observers of the raw stream. */
     hop: (h: Hop) => `: detour-hop ${JSON.stringify(toJson(HopSchema, h))}\n\n`,
     done(d: Done): string {
-      const detour = { detour: toJson(DoneSchema, d) };
+      const detour = { detour: doneJson(d) };
       let out = chunk({}, finishName(d.finishReason), includeUsage ? {} : detour);
       if (includeUsage) out += frame({ ...base(model), choices: [], usage: usageJson(d.usage), ...detour });
       return `${out}data: [DONE]\n\n`;
