@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { create, toJson } from "@bufbuild/protobuf";
+import { create, toJson, type DescMessage } from "@bufbuild/protobuf";
 import { DurationSchema, TimestampSchema } from "@bufbuild/protobuf/wkt";
 import { DoneSchema } from "../../gen/detour/v1/gateway_pb.js";
 import { AttemptSchema, CostSchema, TargetRefSchema, UsageSchema } from "../../gen/detour/v1/result_pb.js";
@@ -108,6 +108,15 @@ describe("the closing chunk's detour summary", () => {
       { requiredKeys: [] },
     )
     .map((d) => create(DoneSchema, d));
+
+  test("the property covers every field of the messages doneJson encodes (a new field fails here first)", () => {
+    const fields = (schema: DescMessage) => schema.fields.map((f) => f.localName);
+    assert.deepEqual(fields(DoneSchema), ["id", "finishReason", "usage", "cost", "servedBy", "route", "attempts", "replayed"]);
+    assert.deepEqual(fields(AttemptSchema), ["index", "target", "retry", "outcome", "reason", "message", "decision", "startTime", "latency", "ttft", "usage", "costUsd", "upstreamStatus", "backoff"]);
+    assert.deepEqual(fields(UsageSchema), ["inputTokens", "outputTokens", "cachedInputTokens", "reasoningTokens", "totalTokens", "cacheWriteTokens"]);
+    assert.deepEqual(fields(CostSchema), ["answerUsd", "wastedUsd", "totalUsd"]);
+    assert.deepEqual(fields(TargetRefSchema), ["provider", "model"]);
+  });
 
   test("property: it is exactly what toJson makes of the Done message, byte for byte", () => {
     fc.assert(
