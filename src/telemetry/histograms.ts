@@ -5,18 +5,14 @@
  * every record, three records a request; here a record is a Map lookup by a
  * key the caller joins and a bucket count. The data points are the SDK's:
  * upper-inclusive buckets, sum, count, min and max; cumulative or delta as the
- * reader asks (each delta reader keeps its own interval); past the SDK's
- * cardinality limit new series add to one overflow series.
+ * reader asks (each delta reader keeps its own interval); the SDK's
+ * cardinality limit (series.ts).
  */
 import { ValueType, type Attributes, type HrTime } from "@opentelemetry/api";
 import { hrTime } from "@opentelemetry/core";
 import { resourceFromAttributes } from "@opentelemetry/resources";
+import { seriesOf } from "./series.ts";
 import { AggregationTemporality, DataPointType, InstrumentType, type HistogramMetricData, type MetricDescriptor, type MetricProducer } from "@opentelemetry/sdk-metrics";
-
-/** The SDK's default cardinality limit: 1,999 series and the overflow series. */
-const MAX_SERIES = 1999;
-const OVERFLOW = "\u0000overflow";
-const OVERFLOW_ATTRIBUTES: Attributes = { "otel.metric.overflow": true };
 
 /** Records one value into the series `key` (whose attributes are built once, on its first value). */
 export type RecordHistogram = (key: string, value: number, attributes: () => Attributes) => void;
@@ -63,21 +59,15 @@ export function createHistograms(now: () => HrTime = hrTime): Histograms {
   const resource = resourceFromAttributes({});
 
   const add = (acc: Accumulation, at: number, key: string, value: number, attributes: () => Attributes, bucket: number) => {
-    const all = acc.series[at] as Map<string, Series>;
-    let s = all.get(key) ?? (all.size < MAX_SERIES ? undefined : all.get(OVERFLOW));
-    if (!s) {
-      const overflow = all.size >= MAX_SERIES;
-      s = {
-        attributes: overflow ? OVERFLOW_ATTRIBUTES : attributes(),
-        counts: new Array<number>((instruments[at] as Instrument).options.boundaries.length + 1).fill(0),
-        sum: 0,
-        count: 0,
-        min: Infinity,
-        max: -Infinity,
-        startTime: acc === cumulative ? now() : acc.startTime,
-      };
-      all.set(overflow ? OVERFLOW : key, s);
-    }
+    const s = seriesOf(acc.series[at] as Map<string, Series>, key, attributes, (a) => ({
+      attributes: a,
+      counts: new Array<number>((instruments[at] as Instrument).options.boundaries.length + 1).fill(0),
+      sum: 0,
+      count: 0,
+      min: Infinity,
+      max: -Infinity,
+      startTime: acc === cumulative ? now() : acc.startTime,
+    }));
     (s.counts[bucket] as number)++;
     s.sum += value;
     s.count++;

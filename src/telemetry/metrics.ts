@@ -11,6 +11,7 @@ import { AttemptOutcome, Decision } from "../../gen/detour/v1/result_pb.js";
 import type { Breakers } from "../breakers/breakers.ts";
 import type { GatewayObserver } from "../gateway/observer.ts";
 import type { Histograms } from "./histograms.ts";
+import { seriesOf } from "./series.ts";
 
 const BOUNDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const OUTCOMES: Record<number, string> = {
@@ -20,28 +21,22 @@ const OUTCOMES: Record<number, string> = {
   [AttemptOutcome.CANCELLED]: "cancelled",
 };
 
-/** The SDK's default cardinality limit: 1,999 series and the overflow series. */
-const MAX_SERIES = 1999;
-const OVERFLOW = "\u0000overflow";
-
 /**
  * A monotonic counter summed here and read by the SDK when it collects (an
  * observable counter, exported as any counter is). A synchronous counter
  * sorts and serialises its attribute set on every add, several times per
  * request; here an add is a Map lookup by a key the caller joins, and the
- * attribute object is built once per series. Past the SDK's cardinality
- * limit, new series add to one overflow series, as the SDK's own do.
+ * attribute object is built once per series (series.ts, with the SDK's
+ * cardinality limit).
  */
 function summedCounter(meter: Meter, name: string, options: MetricOptions) {
   const series = new Map<string, { readonly attributes: Attributes; value: number }>();
   meter.createObservableCounter(name, options).addCallback((obs) => {
     for (const s of series.values()) obs.observe(s.value, s.attributes);
   });
+  const make = (a: Attributes) => ({ attributes: a, value: 0 });
   return (key: string, value: number, attributes: () => Attributes): void => {
-    const s = series.get(key) ?? (series.size < MAX_SERIES ? undefined : series.get(OVERFLOW));
-    if (s) s.value += value;
-    else if (series.size < MAX_SERIES) series.set(key, { attributes: attributes(), value });
-    else series.set(OVERFLOW, { attributes: { "otel.metric.overflow": true }, value });
+    seriesOf(series, key, attributes, make).value += value;
   };
 }
 
