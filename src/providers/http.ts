@@ -7,6 +7,7 @@ import { Agent, request, errors as undiciErrors } from "undici";
 import type { UpstreamConfig } from "../../gen/detour/v1/config_pb.js";
 import { durationOr } from "../config/duration.ts";
 import { GatewayError } from "../errors.ts";
+import { readBody } from "../read-body.ts";
 
 /** An upstream response whose body has not been read yet. */
 export interface UpstreamResponse {
@@ -55,6 +56,8 @@ export function createUpstreamHttp(config: UpstreamConfig | undefined): Upstream
   };
 }
 
+const utf8 = new TextDecoder();
+
 type Body = Awaited<ReturnType<typeof request>>["body"];
 
 /** An undici response as an UpstreamResponse: one object a call, its methods on the prototype. */
@@ -72,14 +75,7 @@ class UndiciResponse implements UpstreamResponse {
   }
 
   async text(limit = 64 * 1024): Promise<string> {
-    let out = "";
-    let size = 0;
-    const decoder = new TextDecoder();
-    for await (const chunk of this.#body as AsyncIterable<Uint8Array>) {
-      size += chunk.byteLength;
-      if (size <= limit) out += decoder.decode(chunk, { stream: true });
-    }
-    return out + decoder.decode();
+    return utf8.decode(await readBody(this.#body, limit));
   }
 
   dump(): Promise<void> {

@@ -4,6 +4,8 @@
  * never a 5xx, a reset or a hang, and the server keeps serving.
  */
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import { connect } from "node:net";
 import { after, before, describe, test } from "node:test";
 import fc from "fast-check";
 import { SIM_CONFIG, startApp, type TestApp } from "../helpers/app.js";
@@ -93,6 +95,42 @@ describe("OpenAI HTTP API with hostile bodies", () => {
     });
     assertError(await post(chunked), 413);
     await stillServing();
+    await stillServing();
+  });
+
+  /** Sends a request by hand: the head, then each piece of the body `gapMs` apart; resolves with what came back. */
+  async function raw(head: string, pieces: Buffer[], gapMs: number, leave = false): Promise<string> {
+    const sock = connect(Number(new URL(t.url).port), "127.0.0.1");
+    await once(sock, "connect");
+    let got = "";
+    sock.on("data", (d: Buffer) => (got += d.toString()));
+    sock.write(head);
+    for (const p of pieces) {
+      await new Promise((r) => setTimeout(r, gapMs));
+      sock.write(p);
+    }
+    if (leave) {
+      await new Promise((r) => setTimeout(r, gapMs));
+      sock.destroy();
+      return "";
+    }
+    await Promise.race([once(sock, "end"), new Promise((r) => setTimeout(r, 10_000))]);
+    sock.destroy();
+    return got;
+  }
+
+  test("a declared-length body that arrives in pieces, a character split between them, is read whole", { timeout: 20_000 }, async () => {
+    const body = Buffer.from(JSON.stringify({ model: "sim/fast", messages: [{ role: "user", content: "café, s'il vous plaît" }] }));
+    const cut = body.indexOf(Buffer.from("é")) + 1;
+    const head = `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n`;
+    const answer = await raw(head, [body.subarray(0, cut), body.subarray(cut)], 20);
+    assert.match(answer, /^HTTP\/1\.1 200 /);
+    assert.match(answer, /"object":"chat\.completion"/);
+  });
+
+  test("a client that declares a length and leaves mid-body is forgotten: no answer owed, the server keeps serving", { timeout: 20_000 }, async () => {
+    const head = "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n";
+    await Promise.all(Array.from({ length: 20 }, () => raw(head, [Buffer.from('{"model":"sim/fast","mess')], 10, true)));
     await stillServing();
   });
 

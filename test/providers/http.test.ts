@@ -71,3 +71,38 @@ describe("upstream HTTP: a body left unread", () => {
     }
   });
 });
+
+describe("upstream HTTP: a whole body read as text", () => {
+  // "é" is two bytes in UTF-8; the chunked answer splits it between two writes.
+  const json = JSON.stringify({ text: "café ".repeat(200) });
+  const bytes = Buffer.from(json);
+  const cut = bytes.indexOf(Buffer.from("é")) + 1;
+
+  for (const [name, answer] of [
+    ["with a declared length", (res: ServerResponse) => res.writeHead(200, { "content-length": bytes.length }).end(bytes)],
+    [
+      "chunked",
+      (res: ServerResponse) => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.write(bytes.subarray(0, cut));
+        setTimeout(() => res.end(bytes.subarray(cut)), 10);
+      },
+    ],
+  ] as const) {
+    test(`${name} is the whole text, split characters joined`, async () => {
+      const up = await upstream(answer);
+      const http = createUpstreamHttp(undefined);
+      try {
+        const res = await http.post(`${up.url}/v1/chat/completions`, {}, {}, new AbortController().signal);
+        assert.equal(await res.text(), json);
+        await new Promise((r) => setTimeout(r, 20));
+        const again = await http.post(`${up.url}/v1/chat/completions`, {}, {}, new AbortController().signal);
+        assert.ok((await again.text(100)).length <= 100, "past the limit, no more than it is kept");
+        assert.equal(up.connections(), 1, "the connection is reused after either read");
+      } finally {
+        await http.close();
+        up.server.close();
+      }
+    });
+  }
+});

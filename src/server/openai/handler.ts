@@ -13,6 +13,7 @@ import { toOpenAIError } from "../../errors-openai.ts";
 import type { Gateway } from "../../gateway/gateway.ts";
 import type { Auth } from "../auth.ts";
 import { decodeChat } from "./decode.ts";
+import { readBody } from "../../read-body.ts";
 import { toJson } from "@bufbuild/protobuf";
 import { GetStatsResponseSchema } from "../../../gen/detour/v1/admin_pb.js";
 import type { Stats } from "../../stats/stats.ts";
@@ -64,22 +65,30 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
  * before reading, as Connect does; a chunked body that passes it is refused
  * mid-read, and the connection closes, since the rest of it was never read.
  */
-async function readBody(req: Req, res: Res, limit: number): Promise<unknown> {
+async function readJsonBody(req: Req, res: Res, limit: number): Promise<unknown> {
   const tooLarge = () => new GatewayError("REQUEST_TOO_LARGE", `body: is over the limit of ${limit} bytes (server.max_request_bytes)`, { field: "body" });
-  if (Number(header(req, "content-length")) > limit) throw tooLarge();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req as AsyncIterable<Buffer>) {
-    size += c.length;
-    if (size > limit) {
-      if (req.httpVersionMajor === 1) res.setHeader("connection", "close");
-      throw tooLarge();
+  const declared = header(req, "content-length");
+  if (Number(declared) > limit) throw tooLarge();
+  let bytes: Buffer;
+  if (declared !== undefined) {
+    // The parser ends the body at its declared length: it cannot outgrow the limit mid-read.
+    bytes = await readBody(req);
+  } else {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of req as AsyncIterable<Buffer>) {
+      size += c.length;
+      if (size > limit) {
+        if (req.httpVersionMajor === 1) res.setHeader("connection", "close");
+        throw tooLarge();
+      }
+      chunks.push(c);
     }
-    chunks.push(c);
+    bytes = Buffer.concat(chunks);
   }
   let text: string;
   try {
-    text = utf8.decode(Buffer.concat(chunks));
+    text = utf8.decode(bytes);
   } catch {
     throw invalidRequest("body", "is not valid UTF-8");
   }
@@ -137,7 +146,7 @@ async function guard(res: Res, work: () => Promise<void>): Promise<void> {
 
 async function chat(deps: OpenAIDeps, req: Req, res: Res): Promise<void> {
   const principal = deps.auth.authenticate(header(req, "authorization"));
-  const body = await readBody(req, res, deps.maxBodyBytes);
+  const body = await readJsonBody(req, res, deps.maxBodyBytes);
   const { request, stream, includeUsage } = decodeChat(body, header(req, "x-detour-route"));
   deps.auth.authorize(principal, request.model);
   await deps.budgets.admit(principal);
