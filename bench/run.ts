@@ -151,7 +151,8 @@ async function sequentialRounds(procs: Map<string, { proc: Proc; col: Column }>,
  * two columns measured a minute apart. So throughput, CPU per request and
  * streamed completions are measured again in ROUNDS rounds that alternate
  * the gateways (order rotating), and each figure is the median over its
- * rounds; the share of the floor is the median of the per-round ratios.
+ * rounds; the share of the floor's throughput and the multiple of its CPU
+ * per request are medians of the per-round ratios.
  */
 async function throughputRounds(procs: Map<string, { proc: Proc; col: Column }>, results: Results): Promise<void> {
   const names = ["floor", "portkey", "detour"].filter((n) => procs.has(n));
@@ -159,9 +160,11 @@ async function throughputRounds(procs: Map<string, { proc: Proc; col: Column }>,
     names.map((n) => [n, [{ rps: results[n]!["rps"] as number, cpu: results[n]!["cpu_us_per_req"] as number, streams: results[n]!["streams_per_s"] as number }]]),
   );
   const shares: number[] = [];
+  const cpuRatios: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     process.stderr.write(`bench: throughput round ${round + 1}/${ROUNDS}…\n`);
     const inRound = new Map<string, number>();
+    const cpuInRound = new Map<string, number>();
     for (let k = 0; k < names.length; k++) {
       const name = names[(round + k) % names.length]!;
       const { proc, col } = procs.get(name)!;
@@ -169,8 +172,12 @@ async function throughputRounds(procs: Map<string, { proc: Proc; col: Column }>,
       samples.get(name)!.push(load);
       results[name]!["failed"] = (results[name]!["failed"] as number) + load.failed;
       inRound.set(name, load.rps);
+      cpuInRound.set(name, load.cpu);
     }
-    if (inRound.has("detour") && inRound.has("floor")) shares.push(inRound.get("detour")! / inRound.get("floor")!);
+    if (inRound.has("detour") && inRound.has("floor")) {
+      shares.push(inRound.get("detour")! / inRound.get("floor")!);
+      cpuRatios.push(cpuInRound.get("detour")! / cpuInRound.get("floor")!);
+    }
   }
   const median = (xs: number[]) => pct(xs, 50);
   for (const name of names) {
@@ -180,6 +187,7 @@ async function throughputRounds(procs: Map<string, { proc: Proc; col: Column }>,
     results[name]!["streams_per_s"] = median(s.map((x) => x.streams));
   }
   if (shares.length > 0) results["detour"]!["floor_share_pct"] = median(shares) * 100;
+  if (cpuRatios.length > 0) results["detour"]!["floor_cpu_ratio"] = median(cpuRatios);
 }
 
 async function main(): Promise<void> {
