@@ -7,7 +7,10 @@
  *   A="dist/src/bundle/main.js" B="dist/src/bundle/main.js --max-semi-space-size=16" npm run bench:ab
  *
  * A and B: a path from the repository root, then node flags (default: what
- * `npm start` runs). PIN=1 pins both gateways to CPU 1 and the mock and the
+ * `npm start` runs); or `floor`, the bench's floor proxy, with `spin=<µs>` for
+ * a busy-wait of that long per request (how CPU per request answers a known
+ * amount of added work: A=floor B="floor spin=80"). Each side's CPU is also
+ * split into the main thread's and the rest's (V8's workers: GC, compilers). PIN=1 pins both gateways to CPU 1 and the mock and the
  * load to CPU 0; STREAM=1 streams; SCENARIO=fail-503 (or another of the
  * bench's) fails over; ROUNDS, MS (per round) and C (connections).
  */
@@ -36,11 +39,20 @@ function nodeArgs(spec: string | undefined): string[] {
 const mock = await startPrinting([join(HERE, "mock-upstream.ts"), "0"]);
 const dir = await mkdtemp(join(tmpdir(), "detour-ab-"));
 await writeFile(join(dir, "detour.yaml"), detourConfig(`http://127.0.0.1:${mock.port}`, false));
-const sides: { name: string; proc: Proc; col: Column; us: number[] }[] = [];
+const sides: { name: string; proc: Proc; col: Column; us: number[]; mainUs: number[] }[] = [];
+
+/** Starts a side: the floor proxy (`floor [spin=<µs>]`) or a Detour build. */
+function startSide(spec: string | undefined): Promise<Proc> {
+  const words = (spec ?? "").split(" ").filter(Boolean);
+  if (words[0] !== "floor") return startDetour(join(dir, "detour.yaml"), { main: nodeArgs(spec) });
+  const spin = words.find((w) => w.startsWith("spin="))?.slice(5) ?? "0";
+  return startPrinting([join(HERE, "../dist/bench/floor-proxy.js"), "0"], { UPSTREAM: `http://127.0.0.1:${mock.port}`, FLOOR_SPIN_US: spin });
+}
+
 try {
   for (const name of ["A", "B"]) {
-    const proc = await startDetour(join(dir, "detour.yaml"), { main: nodeArgs(process.env[name]) });
-    sides.push({ name, proc, col: { name, port: proc.port, call: plainCall }, us: [] });
+    const proc = await startSide(process.env[name]);
+    sides.push({ name, proc, col: { name, port: proc.port, call: plainCall }, us: [], mainUs: [] });
   }
   if (process.env["PIN"] === "1") {
     const pin = (cpu: string, pid: number) => execFileSync("taskset", ["-a", "-p", "-c", cpu, String(pid)], { stdio: "ignore" });
@@ -58,15 +70,18 @@ try {
       const load = await closedLoop(s.col, C, MS, STREAM, SCENARIO);
       const after = await procStats(s.proc.child.pid!);
       s.us.push(((after.cpuS - before.cpuS) / Math.max(1, load.ok)) * 1e6);
+      s.mainUs.push(((after.mainCpuS - before.mainCpuS) / Math.max(1, load.ok)) * 1e6);
     }
   }
   const [a, b] = sides as [(typeof sides)[0], (typeof sides)[0]];
   for (const s of sides) {
     const st = await procStats(s.proc.child.pid!);
-    console.log(`${s.name}: ${pct(s.us, 50).toFixed(1)} µs CPU per ${STREAM ? "stream" : "request"} (rounds: ${s.us.map((x) => x.toFixed(0)).join(" ")}); RSS ${st.rssMb.toFixed(0)} MB, peak ${st.hwmMb.toFixed(0)} MB`);
+    const others = pct(s.us.map((x, i) => x - s.mainUs[i]!), 50);
+    console.log(`${s.name}: ${pct(s.us, 50).toFixed(1)} µs CPU per ${STREAM ? "stream" : "request"} (rounds: ${s.us.map((x) => x.toFixed(0)).join(" ")}); main thread ${pct(s.mainUs, 50).toFixed(1)}, other threads ${others.toFixed(1)} (medians); RSS ${st.rssMb.toFixed(0)} MB, peak ${st.hwmMb.toFixed(0)} MB`);
   }
   const ratios = a.us.map((x, i) => b.us[i]! / x);
   console.log(`B/A: ${(pct(b.us, 50) / pct(a.us, 50)).toFixed(3)} of medians; ${pct(ratios, 50).toFixed(3)} median of the rounds' ratios (${ratios.map((x) => x.toFixed(2)).join(" ")})`);
+  console.log(`B−A: ${pct(a.us.map((x, i) => b.us[i]! - x), 50).toFixed(1)} µs, the median of the rounds' differences`);
 } finally {
   for (const s of sides) await stop(s.proc);
   await stop(mock);

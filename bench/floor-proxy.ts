@@ -9,8 +9,12 @@ import { Agent, request } from "undici";
 const upstream = process.env["UPSTREAM"] ?? "http://127.0.0.1:9000";
 const fallbacks: Record<string, string> = { "fail-503": "ok", "fail-429": "ok" };
 const agent = new Agent({ keepAliveTimeout: 60_000 });
+// For `npm run bench:ab` only: a busy-wait of FLOOR_SPIN_US per request, to see
+// how CPU per request answers a known amount of added work (0: none).
+const SPIN_NS = BigInt(Math.round(Number(process.env["FLOOR_SPIN_US"] ?? 0) * 1000));
 
 const server = http.createServer(async (req, res) => {
+  if (SPIN_NS > 0n) for (const end = process.hrtime.bigint() + SPIN_NS; process.hrtime.bigint() < end; );
   res.on("error", () => undefined);
   // A client that leaves ends the upstream call too.
   const ctl = new AbortController();

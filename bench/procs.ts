@@ -59,13 +59,16 @@ export async function startPolling(args: (port: number) => string[], readyPath: 
   throw new Error(`${args(port).join(" ")} did not become ready`);
 }
 
-/** CPU seconds used, current RSS and peak RSS (MB) of a process. */
-export async function procStats(pid: number): Promise<{ cpuS: number; rssMb: number; hwmMb: number }> {
-  const stat = (await readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1]?.split(" ") ?? [];
-  const ticks = Number(stat[11]) + Number(stat[12]);
+/** CPU seconds used (all threads, and the main thread alone), current RSS and peak RSS (MB) of a process. */
+export async function procStats(pid: number): Promise<{ cpuS: number; mainCpuS: number; rssMb: number; hwmMb: number }> {
+  const ticks = async (path: string) => {
+    const stat = (await readFile(path, "utf8")).split(") ")[1]?.split(" ") ?? [];
+    return Number(stat[11]) + Number(stat[12]);
+  };
+  const [all, main] = await Promise.all([ticks(`/proc/${pid}/stat`), ticks(`/proc/${pid}/task/${pid}/stat`)]);
   const status = await readFile(`/proc/${pid}/status`, "utf8");
   const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-  return { cpuS: ticks / 100, rssMb: kb("VmRSS") / 1024, hwmMb: kb("VmHWM") / 1024 };
+  return { cpuS: all / 100, mainCpuS: main / 100, rssMb: kb("VmRSS") / 1024, hwmMb: kb("VmHWM") / 1024 };
 }
 
 /** Stops a process and waits for it to exit. */
