@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { connect as h2connect } from "node:http2";
 import { after, before, describe, test } from "node:test";
 import OpenAI from "openai";
 import { SIM_CONFIG, startApp, type TestApp } from "../helpers/app.js";
@@ -143,6 +144,35 @@ describe("OpenAI-compatible API, driven by the official openai SDK", () => {
     assert.equal(first.response.headers.get("x-detour-replayed"), null);
     const other = await client.chat.completions.create({ model: "slow", messages: [{ role: "user", content: "different" }] }, { headers: { "Idempotency-Key": "idem-1" } }).catch((e: unknown) => e);
     assert.ok(other instanceof OpenAI.UnprocessableEntityError, String(other));
+  });
+
+  test("over HTTP/2 (h2c, the port's other protocol), a body with or without a declared length is answered", async () => {
+    const session = h2connect(t.url);
+    try {
+      const body = JSON.stringify({ model: "sim/fast", messages: [{ role: "user", content: "héllo" }] });
+      for (const declared of [true, false]) {
+        const req = session.request({
+          ":method": "POST",
+          ":path": "/v1/chat/completions",
+          "content-type": "application/json",
+          authorization: `Bearer ${KEY}`,
+          ...(declared ? { "content-length": Buffer.byteLength(body) } : {}),
+        });
+        // Without a declared length, the body comes in two DATA frames.
+        const half = Math.floor(body.length / 2);
+        req.write(body.slice(0, half));
+        req.end(body.slice(half));
+        let status = 0;
+        let text = "";
+        req.on("response", (h) => (status = Number(h[":status"])));
+        req.setEncoding("utf8");
+        for await (const c of req) text += c;
+        assert.equal(status, 200, `declared length ${declared}: ${text}`);
+        assert.equal((JSON.parse(text) as { object: string }).object, "chat.completion");
+      }
+    } finally {
+      session.close();
+    }
   });
 
   test("models.list shows routes (default among them) and models", async () => {
