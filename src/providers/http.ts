@@ -1,24 +1,17 @@
 /**
  * Upstream HTTP: one undici Agent per provider (keep-alive pools per origin,
- * bounded connections, connect/header/body timeouts), calls aborted by the
- * attempt's signal, and network failures classified into the taxonomy.
+ * bounded connections, connect/header/body timeouts), each call dispatched
+ * with its own handler (dispatched.ts), aborted by the attempt's signal, and
+ * network failures classified into the taxonomy.
  */
-import { Agent, request, errors as undiciErrors } from "undici";
+import { Agent, errors as undiciErrors } from "undici";
 import type { UpstreamConfig } from "../../gen/detour/v1/config_pb.js";
 import { durationOr } from "../config/duration.ts";
 import { GatewayError } from "../errors.ts";
-import { readBody } from "../read-body.ts";
+import { DispatchedCall, type DispatchedResponse } from "./dispatched.ts";
 
 /** An upstream response whose body has not been read yet. */
-export interface UpstreamResponse {
-  readonly status: number;
-  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
-  readonly body: AsyncIterable<Uint8Array>;
-  /** Reads at most `limit` bytes of the body as text and discards the rest. */
-  text(limit?: number): Promise<string>;
-  /** Discards the body. */
-  dump(): Promise<void>;
-}
+export type UpstreamResponse = DispatchedResponse;
 
 /** A provider's HTTP client. */
 export interface UpstreamHttp {
@@ -37,95 +30,44 @@ export function createUpstreamHttp(config: UpstreamConfig | undefined): Upstream
     headersTimeout: 300_000,
     bodyTimeout: 300_000,
   });
+  const targets = new Map<string, { origin: string; path: string }>();
+  /** A URL's origin and path, parsed once (a provider calls a handful of URLs). */
+  const targetOf = (url: string) => {
+    let t = targets.get(url);
+    if (!t) {
+      const u = new URL(url);
+      if (u.protocol !== "http:" && u.protocol !== "https:") throw new GatewayError("CONNECTION_FAILED", `the upstream URL ${u.origin} is not http or https`);
+      t = { origin: u.origin, path: `${u.pathname}${u.search}` };
+      if (targets.size >= 1024) targets.clear();
+      targets.set(url, t);
+    }
+    return t;
+  };
   return {
     async post(url, headers, body, signal) {
+      // As undici.request does: an aborted call opens no connection.
+      if (signal.aborted) throw signal.reason;
+      const call = new DispatchedCall(signal);
       try {
-        const res = await request(url, {
-          method: "POST",
-          headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
-          body: JSON.stringify(body),
-          signal,
-          dispatcher: agent,
-        });
-        return new UndiciResponse(res);
+        const { origin, path } = targetOf(url);
+        agent.dispatch(
+          {
+            origin,
+            path,
+            method: "POST",
+            headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
+            body: JSON.stringify(body),
+          },
+          call,
+        );
+        return await call.head;
       } catch (e) {
+        call.onResponseError(null, e as Error);
         throw networkError(e, signal);
       }
     },
     close: () => agent.close(),
   };
-}
-
-const utf8 = new TextDecoder();
-
-type Body = Awaited<ReturnType<typeof request>>["body"];
-
-/** An undici response as an UpstreamResponse: one object a call, its methods on the prototype. */
-class UndiciResponse implements UpstreamResponse {
-  readonly status: number;
-  readonly headers: UpstreamResponse["headers"];
-  readonly body: AsyncIterable<Uint8Array>;
-  readonly #body: Body;
-
-  constructor(res: Awaited<ReturnType<typeof request>>) {
-    this.status = res.statusCode;
-    this.headers = res.headers;
-    this.#body = res.body;
-    this.body = new KeepAliveBody(res.body);
-  }
-
-  async text(limit = 64 * 1024): Promise<string> {
-    return utf8.decode(await readBody(this.#body, limit));
-  }
-
-  dump(): Promise<void> {
-    return this.#body.dump();
-  }
-}
-
-/** A body iterated with keepAliveIterator. */
-class KeepAliveBody implements AsyncIterable<Uint8Array> {
-  readonly #body: Body;
-  constructor(body: Body) {
-    this.#body = body;
-  }
-  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    return keepAliveIterator(this.#body);
-  }
-}
-
-/**
- * Iterates a body without destroying it when the consumer stops early (an
- * SSE stream read up to "[DONE]" but not to its end, say): destroying it
- * would cost an AbortError with a stack trace and close the pooled
- * connection. The rest is read off in the background instead, a little and
- * briefly, so the connection returns to the pool; more than that and it is
- * closed after all.
- */
-async function* keepAliveIterator(body: Body): AsyncGenerator<Uint8Array> {
-  let ended = false;
-  try {
-    for await (const chunk of body.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>) yield chunk;
-    ended = true;
-  } finally {
-    if (!ended && !body.destroyed) drain(body);
-  }
-}
-
-/**
- * Reads off the rest of a body so its connection can be reused: at most 64
- * KB for at most a second. The timer is cleared when the body ends (almost
- * always at once: the rest is the end of the chunked body), because an
- * AbortSignal.timeout that fires builds a DOMException with a stack trace.
- */
-function drain(body: Body): void {
-  const ctl = new AbortController();
-  const timer = setTimeout(() => ctl.abort(), 1_000);
-  timer.unref();
-  void body
-    .dump({ limit: 64 * 1024, signal: ctl.signal })
-    .catch(() => undefined)
-    .finally(() => clearTimeout(timer));
 }
 
 /**

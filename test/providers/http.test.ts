@@ -3,6 +3,8 @@ import { once } from "node:events";
 import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, test } from "node:test";
+import { create } from "@bufbuild/protobuf";
+import { UpstreamConfigSchema } from "../../gen/detour/v1/config_pb.js";
 import { createUpstreamHttp } from "../../src/providers/http.js";
 
 /** A server whose responses `answer` writes; counts the connections it accepted. */
@@ -105,4 +107,104 @@ describe("upstream HTTP: a whole body read as text", () => {
       }
     });
   }
+});
+
+describe("upstream HTTP: a call cancelled or cut", () => {
+  test("cancelled while it waits for a free connection, it fails at once and is never sent", async () => {
+    let seen = 0;
+    const held: ServerResponse[] = [];
+    const up = await upstream((res) => {
+      seen++;
+      res.writeHead(200, { "content-type": "application/json" }).flushHeaders();
+      held.push(res);
+    });
+    const http = createUpstreamHttp(create(UpstreamConfigSchema, { maxConnections: 1 }));
+    try {
+      const first = await http.post(`${up.url}/v1/chat/completions`, {}, {}, new AbortController().signal);
+      const ctl = new AbortController();
+      const queued = http.post(`${up.url}/v1/chat/completions`, {}, {}, ctl.signal);
+      const why = new Error("the attempt ended");
+      setTimeout(() => ctl.abort(why), 20);
+      const t0 = performance.now();
+      await assert.rejects(queued, (e) => e === why);
+      assert.ok(performance.now() - t0 < 500, "rejected when cancelled, not when a connection frees");
+      held[0]!.end("{}");
+      assert.equal(await first.text(), "{}");
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(seen, 1, "the cancelled call never reached the upstream");
+    } finally {
+      for (const r of held) r.destroy();
+      await http.close();
+      up.server.close();
+    }
+  });
+
+  test("cancelled mid-body, the reader gets the reason", async () => {
+    const up = await upstream((res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write("data: 1\n\n");
+    });
+    const http = createUpstreamHttp(undefined);
+    try {
+      for (const read of ["text", "iterate"] as const) {
+        const ctl = new AbortController();
+        const res = await http.post(`${up.url}/v1/chat/completions`, {}, {}, ctl.signal);
+        const why = new Error(`stop ${read}`);
+        setTimeout(() => ctl.abort(why), 20);
+        const reading = read === "text" ? res.text() : (async () => { for await (const _ of res.body) { /* until cancelled */ } })();
+        await assert.rejects(reading, (e) => e === why);
+      }
+    } finally {
+      up.server.closeAllConnections();
+      await http.close();
+      up.server.close();
+    }
+  });
+
+  test("cut by the upstream mid-stream: what arrived is read, then the socket error", async () => {
+    const up = await upstream((res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write("data: 1\n\n", () => setTimeout(() => res.socket?.destroy(), 20));
+    });
+    const http = createUpstreamHttp(undefined);
+    try {
+      const res = await http.post(`${up.url}/v1/chat/completions`, {}, {}, new AbortController().signal);
+      const got: string[] = [];
+      await assert.rejects(
+        (async () => {
+          for await (const c of res.body) got.push(Buffer.from(c).toString());
+        })(),
+        (e: Error & { code?: string }) => e.code === "UND_ERR_SOCKET",
+      );
+      assert.deepEqual(got, ["data: 1\n\n"]);
+    } finally {
+      await http.close();
+      up.server.close();
+    }
+  });
+
+  test("a reader that falls behind pauses the upstream instead of buffering its whole stream", async () => {
+    const chunk = "x".repeat(16 * 1024);
+    let res0: ServerResponse | undefined;
+    const up = await upstream((res) => {
+      res0 = res;
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      for (let i = 0; i < 512; i++) res.write(chunk); // 8 MB
+      res.end();
+    });
+    const http = createUpstreamHttp(undefined);
+    try {
+      const res = await http.post(`${up.url}/v1/chat/completions`, {}, {}, new AbortController().signal);
+      const it = res.body[Symbol.asyncIterator]();
+      await it.next();
+      await new Promise((r) => setTimeout(r, 100));
+      assert.ok((res0?.writableLength ?? 0) > 4 * 1024 * 1024, `most of the 8 MB is still waiting on the upstream's side (${res0?.writableLength} bytes)`);
+      let total = chunk.length;
+      for (let r = await it.next(); !r.done; r = await it.next()) total += r.value.length;
+      assert.ok(total >= 512 * chunk.length - chunk.length, `the whole stream is read in the end (${total} bytes)`);
+    } finally {
+      await http.close();
+      up.server.close();
+    }
+  });
 });
