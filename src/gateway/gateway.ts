@@ -3,7 +3,7 @@
  * folds it with collectResponse), so Complete and StreamComplete share one
  * validation, one planner and one attempt loop.
  */
-import { randomUUID } from "node:crypto";
+import { randomFillSync } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import type { CompleteRequest } from "../../gen/detour/v1/chat_pb.js";
 import type { Config } from "../../gen/detour/v1/config_pb.js";
@@ -66,10 +66,19 @@ export interface GatewayDeps {
   readonly observers?: readonly GatewayObserver[];
 }
 
-/** "cmpl-" and a random UUID's 32 hex digits (sliced: a global regex replace costs more). */
+/** Random bytes for 256 IDs, drawn from the CSPRNG at once. */
+const idPool = Buffer.allocUnsafe(16 * 256);
+let idOffset = idPool.length;
+
+/** "cmpl-" and 32 random hex digits (128 bits, as a UUID's; a fifth of randomUUID's cost, formatted in one call). */
 function completionId(): string {
-  const u = randomUUID();
-  return `cmpl-${u.slice(0, 8)}${u.slice(9, 13)}${u.slice(14, 18)}${u.slice(19, 23)}${u.slice(24)}`;
+  if (idOffset === idPool.length) {
+    randomFillSync(idPool);
+    idOffset = 0;
+  }
+  const hex = idPool.toString("hex", idOffset, idOffset + 16);
+  idOffset += 16;
+  return `cmpl-${hex}`;
 }
 
 /** Default deadline for calls when neither caller nor route sets one. */
