@@ -69,10 +69,11 @@ class Fold implements AnswerFold {
   }
 }
 
-/** Consumes the events and returns the whole answer. */
-export async function collectResponse(events: AsyncIterable<GatewayEvent>, now: () => number = Date.now): Promise<CompleteResponse> {
+/** Consumes the events and returns the whole answer; `onEvent` sees each first. */
+export async function collectResponse(events: AsyncIterable<GatewayEvent>, now: () => number = Date.now, onEvent?: (ev: GatewayEvent) => void): Promise<CompleteResponse> {
   const fold = foldAnswer();
   for await (const ev of events) {
+    onEvent?.(ev);
     fold.add(ev);
     if (ev.event.case !== "done") continue;
     const done = ev.event.value;

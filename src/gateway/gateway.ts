@@ -1,7 +1,7 @@
 /**
- * The engine's front door. Both transports call `stream` (the unary path
- * folds it with collectResponse), so Complete and StreamComplete share one
- * validation, one planner and one attempt loop.
+ * The engine's front door. Both transports call `stream` or `complete` (the
+ * same loop's events folded by collectResponse), so Complete and
+ * StreamComplete share one validation, one planner and one attempt loop.
  */
 import { randomFillSync } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
@@ -10,10 +10,10 @@ import type { Config } from "../../gen/detour/v1/config_pb.js";
 import { ListModelsResponseSchema, type ListModelsResponse } from "../../gen/detour/v1/gateway_pb.js";
 import type { CompleteResponse, FinishReason } from "../../gen/detour/v1/result_pb.js";
 import { durationOr } from "../config/duration.ts";
-import { toGatewayError } from "../errors.ts";
+import { toGatewayError, type GatewayError } from "../errors.ts";
 import type { Providers } from "../providers/registry.ts";
 import { createBreakers, type Breakers } from "../breakers/breakers.ts";
-import { runChain, type ChainDeps } from "./chain.ts";
+import { runChain, type ChainDeps, type ChainInput } from "./chain.ts";
 import { createRetryBudget, type RetryBudget } from "./retry.ts";
 import { collectResponse, foldAnswer } from "./collect.ts";
 import { createPriceBook } from "./cost.ts";
@@ -131,7 +131,11 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
     }
   }
 
-  async function* execute(req: CompleteRequest, opts: CallOptions, buffered: boolean): AsyncGenerator<GatewayEvent> {
+  /**
+   * One request's bookkeeping around the attempt loop: its ID, its span,
+   * what the observers are told when it ends, and the error it ends with.
+   */
+  function track(req: CompleteRequest, opts: CallOptions, buffered: boolean) {
     const id = newId();
     let route = "";
     const startedAt = now();
@@ -147,48 +151,79 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
       const record: RequestRecord = { id, route, model: req.model, streaming: !buffered, latencyMs: end - startedAt, endedAt: end, traceId: sc.traceId, spanId: sc.spanId, ...r };
       for (const o of observers) o.onRequest(record);
     };
-    try {
-      validateRequest(req);
-      const plan = planner.plan(req.model);
-      route = plan.route;
-      span.setAttribute("detour.route", route);
-      const deadline = now() + (opts.timeoutMs ?? plan.deadlineMs);
-      const input = { id, plan, request: req, requestId: req.requestId || id, signal: opts.signal, deadline, buffered, trace: ctx };
-      for await (const ev of runChain(input, chainDeps)) {
+    return {
+      /** Validates and plans the request: the attempt loop's input. */
+      input(): ChainInput {
+        validateRequest(req);
+        const plan = planner.plan(req.model);
+        route = plan.route;
+        span.setAttribute("detour.route", route);
+        const deadline = now() + (opts.timeoutMs ?? plan.deadlineMs);
+        return { id, plan, request: req, requestId: req.requestId || id, signal: opts.signal, deadline, buffered, trace: ctx };
+      },
+      /** Sees every event; the done event ends the span and tells the observers. */
+      event(ev: GatewayEvent): void {
         fold?.add(ev);
-        if (ev.event.case === "done") {
-          const d = ev.event.value;
-          const c = content(d.finishReason);
-          endRequestSpan(span, { attempts: d.attempts, servedBy: d.servedBy, answerUsd: d.cost?.answerUsd ?? 0, wastedUsd: d.cost?.wastedUsd ?? 0, content: c });
-          ended = true;
-          observe({ outcome: "ok", message: "", attempts: d.attempts, servedBy: d.servedBy, usage: d.usage, answerUsd: d.cost?.answerUsd ?? 0, wastedUsd: d.cost?.wastedUsd ?? 0, content: c });
+        if (ev.event.case !== "done") return;
+        const d = ev.event.value;
+        const c = content(d.finishReason);
+        endRequestSpan(span, { attempts: d.attempts, servedBy: d.servedBy, answerUsd: d.cost?.answerUsd ?? 0, wastedUsd: d.cost?.wastedUsd ?? 0, content: c });
+        ended = true;
+        observe({ outcome: "ok", message: "", attempts: d.attempts, servedBy: d.servedBy, usage: d.usage, answerUsd: d.cost?.answerUsd ?? 0, wastedUsd: d.cost?.wastedUsd ?? 0, content: c });
+      },
+      /** The request failed: returns the error to throw, recorded. */
+      fail(e: unknown): GatewayError {
+        const err = toGatewayError(e);
+        err.id ||= id;
+        if (!ended) {
+          const c = content();
+          endRequestSpan(span, { attempts: err.attempts, error: { reason: err.reason, message: err.message }, content: c });
+          const wasted = err.attempts.reduce((n, a) => n + a.costUsd, 0);
+          observe({ outcome: err.reason, message: err.message, attempts: err.attempts, servedBy: undefined, usage: undefined, answerUsd: 0, wastedUsd: wasted, content: c });
         }
-        yield ev;
-      }
-    } catch (e) {
-      const err = toGatewayError(e);
-      err.id ||= id;
-      if (!ended) {
-        const c = content();
-        endRequestSpan(span, { attempts: err.attempts, error: { reason: err.reason, message: err.message }, content: c });
-        const wasted = err.attempts.reduce((n, a) => n + a.costUsd, 0);
-        observe({ outcome: err.reason, message: err.message, attempts: err.attempts, servedBy: undefined, usage: undefined, answerUsd: 0, wastedUsd: wasted, content: c });
-      }
-      ended = true;
-      throw err;
-    } finally {
-      // A consumer that stops early (client cancel) still ends the span.
-      if (!ended) {
+        ended = true;
+        return err;
+      },
+      /** The request is over: a consumer that stopped early (client cancel) still ends the span. */
+      end(): void {
+        if (ended) return;
         const c = content();
         endRequestSpan(span, { attempts: [], error: { reason: "CANCELLED", message: "the caller went away" }, content: c });
         observe({ outcome: "CANCELLED", message: "the caller went away", attempts: [], servedBy: undefined, usage: undefined, answerUsd: 0, wastedUsd: 0, content: c });
+      },
+    };
+  }
+
+  async function* execute(req: CompleteRequest, opts: CallOptions, buffered: boolean): AsyncGenerator<GatewayEvent> {
+    const t = track(req, opts, buffered);
+    try {
+      for await (const ev of runChain(t.input(), chainDeps)) {
+        t.event(ev);
+        yield ev;
       }
+    } catch (e) {
+      throw t.fail(e);
+    } finally {
+      t.end();
+    }
+  }
+
+  /** A unary call folds the loop's events itself: one async-generator layer fewer for every event. */
+  async function complete(req: CompleteRequest, opts: CallOptions): Promise<CompleteResponse> {
+    if (deps.idempotency && req.requestId !== "") return collectResponse(stream(req, opts, true), now);
+    const t = track(req, opts, true);
+    try {
+      return await collectResponse(runChain(t.input(), chainDeps), now, t.event);
+    } catch (e) {
+      throw t.fail(e);
+    } finally {
+      t.end();
     }
   }
 
   return {
     stream: (req, opts) => stream(req, opts, false),
-    complete: (req, opts) => collectResponse(stream(req, opts, true), now),
+    complete,
     routes: () => planner.routes(),
     breakers: chainDeps.breakers,
     listModels() {
