@@ -232,7 +232,12 @@ export function createSseParser(onEvent: (e: SseEvent) => void, opts: SseOptions
  * one that ends inside an event throws SseTruncatedError. Events complete
  * before a failure are always yielded before the error is thrown.
  */
-export async function* parseSseBatches(body: AsyncIterable<Uint8Array | string>, opts: SseOptions = {}): AsyncGenerator<SseEvent[], void, undefined> {
+export async function* parseSseBatches(
+  body: AsyncIterable<Uint8Array | string>,
+  opts: SseOptions = {},
+  /** Turns whatever ends the stream badly (the body's error, a cut, a line too long) into the error thrown. */
+  mapError: (e: unknown) => unknown = (e) => e,
+): AsyncGenerator<SseEvent[], void, undefined> {
   let ready: SseEvent[] = [];
   const parser = createSseParser((e) => void ready.push(e), opts);
   const take = () => {
@@ -240,18 +245,22 @@ export async function* parseSseBatches(body: AsyncIterable<Uint8Array | string>,
     ready = [];
     return out;
   };
-  for await (const chunk of body) {
-    try {
-      parser.push(chunk);
-    } catch (e) {
+  try {
+    for await (const chunk of body) {
+      try {
+        parser.push(chunk);
+      } catch (e) {
+        if (ready.length > 0) yield take();
+        throw e;
+      }
       if (ready.length > 0) yield take();
-      throw e;
     }
+    const { truncated } = parser.end();
     if (ready.length > 0) yield take();
+    if (truncated) throw new SseTruncatedError("the SSE stream ended in the middle of an event");
+  } catch (e) {
+    throw mapError(e);
   }
-  const { truncated } = parser.end();
-  if (ready.length > 0) yield take();
-  if (truncated) throw new SseTruncatedError("the SSE stream ended in the middle of an event");
 }
 
 /** The events of an SSE body one by one; see parseSseBatches. */

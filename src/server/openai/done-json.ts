@@ -91,7 +91,20 @@ function timestampJson(t: Timestamp): string {
     const nanos = (t.nanos + 1_000_000_000).toString().substring(1);
     z = nanos.endsWith("000000") ? `.${nanos.substring(0, 3)}Z` : nanos.endsWith("000") ? `.${nanos.substring(0, 6)}Z` : `.${nanos}Z`;
   }
-  return new Date(Number(t.seconds) * 1000).toISOString().replace(".000Z", z);
+  return `${isoSecond(Number(t.seconds))}${z}`;
+}
+
+/** The last second formatted: a stream's timestamps, and those of requests in the same second, share it. */
+let lastSecond = NaN;
+let lastIso = "";
+
+/** "2026-12-03T14:35:12", the whole second's part of toISOString. */
+function isoSecond(seconds: number): string {
+  if (seconds !== lastSecond) {
+    lastIso = new Date(seconds * 1000).toISOString().slice(0, -5);
+    lastSecond = seconds;
+  }
+  return lastIso;
 }
 
 /** Seconds with 0, 3, 6 or 9 fractional digits and an "s". */
