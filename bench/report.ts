@@ -69,6 +69,9 @@ export function table(results: Results, rows: typeof ROWS, facts: { machine: str
     ...(p && p["base_p50_ms"] !== undefined
       ? [`Portkey's sequential rows take turns with the baseline alone (its ~27 ms first token would idle the fast columns between their requests) and subtract that rotation's: p50 ${fmt(p["base_p50_ms"])} ms, p99 ${fmt(p["base_p99_ms"])} ms, TTFT p50 ${fmt(p["base_ttft_p50_ms"])} ms.`]
       : []),
+    ...(results["detour"]?.["floor_cpu_ratio_rounds"] !== undefined
+      ? [`Detour's CPU per request as a multiple of the floor's, round by round: ${results["detour"]["floor_cpu_ratio_rounds"]}; its share of the floor's throughput (%): ${results["detour"]["floor_share_pct_rounds"]}.`]
+      : []),
     `${facts.date}, ${facts.machine}; \`npm run bench\`.`,
   ].join("\n");
 }

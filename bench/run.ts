@@ -17,7 +17,7 @@ const LOAD_MS = Number(process.env["BENCH_LOAD_MS"] ?? 3000);
 const STREAMS = Number(process.env["BENCH_STREAMS"] ?? 1000);
 const CONNECTIONS = 50;
 const RATE = 500;
-const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 3);
+const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 5);
 const ROUND_MS = 2000;
 /** Columns that answer too slowly to share the fast columns' sequential rotation (see sequentialRounds). */
 const SLOW = new Set(["portkey"]);
@@ -186,8 +186,14 @@ async function throughputRounds(procs: Map<string, { proc: Proc; col: Column }>,
     results[name]!["cpu_us_per_req"] = median(s.map((x) => x.cpu));
     results[name]!["streams_per_s"] = median(s.map((x) => x.streams));
   }
-  if (shares.length > 0) results["detour"]!["floor_share_pct"] = median(shares) * 100;
-  if (cpuRatios.length > 0) results["detour"]!["floor_cpu_ratio"] = median(cpuRatios);
+  if (shares.length > 0) {
+    results["detour"]!["floor_share_pct"] = median(shares) * 100;
+    results["detour"]!["floor_share_pct_rounds"] = shares.map((x) => (x * 100).toFixed(1)).join(", ");
+  }
+  if (cpuRatios.length > 0) {
+    results["detour"]!["floor_cpu_ratio"] = median(cpuRatios);
+    results["detour"]!["floor_cpu_ratio_rounds"] = cpuRatios.map((x) => x.toFixed(2)).join(", ");
+  }
 }
 
 async function main(): Promise<void> {
