@@ -208,3 +208,23 @@ describe("upstream HTTP: a call cancelled or cut", () => {
     }
   });
 });
+
+describe("upstream HTTP: informational responses", () => {
+  test("a 103 Early Hints before the answer is skipped: the call gets the final status and body", async () => {
+    const up = await upstream((res) => {
+      res.writeEarlyHints({ link: "</style.css>; rel=preload; as=style" }, () => {
+        res.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}');
+      });
+    });
+    const http = createUpstreamHttp(undefined);
+    try {
+      const res = await http.post(`${up.url}/v1/chat/completions`, {}, {}, new AbortController().signal);
+      assert.equal(res.status, 200);
+      assert.equal(res.headers["content-type"], "application/json");
+      assert.equal(await res.text(), '{"ok":true}');
+    } finally {
+      await http.close();
+      up.server.close();
+    }
+  });
+});
