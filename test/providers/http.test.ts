@@ -213,7 +213,7 @@ describe("upstream HTTP: informational responses", () => {
   test("a 103 Early Hints before the answer is skipped: the call gets the final status and body", async () => {
     const up = await upstream((res) => {
       res.writeEarlyHints({ link: "</style.css>; rel=preload; as=style" }, () => {
-        res.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}');
+        setTimeout(() => res.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}'), 30);
       });
     });
     const http = createUpstreamHttp(undefined);
