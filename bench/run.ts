@@ -18,7 +18,7 @@ const STREAMS = Number(process.env["BENCH_STREAMS"] ?? 1000);
 const CONNECTIONS = 50;
 const RATE = 500;
 const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 5);
-const ROUND_MS = 2000;
+const ROUND_MS = 1500;
 /** Columns that answer too slowly to share the fast columns' sequential rotation (see sequentialRounds). */
 const SLOW = new Set(["portkey"]);
 

@@ -225,7 +225,8 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
             }
             for (const p of pendingOut) deliver(delivery, p);
             pendingOut.length = 0;
-            for (const h of held.splice(0)) yield h;
+            for (let i = 0; i < held.length; i++) yield held[i] as GatewayEvent;
+            held.length = 0;
             deliver(delivery, out);
             yield gev;
           }
@@ -299,7 +300,8 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
       record(run, span, AttemptOutcome.SUCCEEDED, Decision.RETURN, cost);
       // for-of, not yield*: an async generator delegating to a sync iterable
       // wraps it and awaits every element, an empty one included.
-      for (const h of held.splice(0)) yield h;
+      for (let i = 0; i < held.length; i++) yield held[i] as GatewayEvent;
+      held.length = 0;
       for (const ev of successEvents(input.id, plan.route, run, attempts, cost, wasted)) yield ev;
       return;
     }

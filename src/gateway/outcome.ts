@@ -9,16 +9,15 @@ import { doneEvent, usageEvent, type GatewayEvent } from "./events.ts";
 import { newCost } from "../literals.ts";
 
 /** The closing events of a successful chain. */
-export function* successEvents(
+export function successEvents(
   id: string,
   route: string,
   run: AttemptRun,
   attempts: Attempt[],
   answerUsd: number,
   wastedUsd: number,
-): Generator<GatewayEvent> {
-  if (run.usage) yield usageEvent(run.usage);
-  yield doneEvent({
+): GatewayEvent[] {
+  const done = doneEvent({
     id,
     finishReason: run.finish,
     usage: run.usage,
@@ -27,6 +26,7 @@ export function* successEvents(
     route,
     attempts,
   });
+  return run.usage ? [usageEvent(run.usage), done] : [done];
 }
 
 /** The chain's error: the last failure's class, with the whole trail. */

@@ -7,6 +7,9 @@ import { create } from "@bufbuild/protobuf";
 import { AttemptOutcome, type TargetRef } from "../../gen/detour/v1/result_pb.js";
 import { TargetSeriesSchema, type TargetSeries } from "../../gen/detour/v1/admin_pb.js";
 import type { RequestRecord } from "../gateway/observer.ts";
+import { keyJoiner } from "../join-key.ts";
+
+const targetKey = keyJoiner("/");
 
 interface Counts {
   ref: TargetRef;
@@ -47,7 +50,7 @@ export function createSeries(windowMs: number, stepMs: number, now: () => number
       if (!targets) byRoute.set(route, (targets = new Map()));
       for (const a of rec.attempts) {
         if (!a.target) continue;
-        const key = `${a.target.provider}/${a.target.model}`;
+        const key = targetKey(a.target.provider, a.target.model);
         let c = targets.get(key);
         if (!c) targets.set(key, (c = { ref: a.target, served: 0, failed: 0, skipped: 0 }));
         if (a.outcome === AttemptOutcome.SUCCEEDED) c.served++;

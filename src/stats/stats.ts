@@ -14,6 +14,9 @@ import type { GatewayObserver, RequestRecord } from "../gateway/observer.ts";
 import { createRecentRequests } from "./recent.ts";
 import { savedByFallback } from "./saved.ts";
 import { createSeries } from "./series.ts";
+import { keyJoiner } from "../join-key.ts";
+
+const targetKey = keyJoiner("/");
 
 const BUCKET_MS = 60_000;
 const SAMPLES = 512;
@@ -84,7 +87,7 @@ export function createStats(windowMs = 15 * 60_000, now: () => number = Date.now
     return r;
   };
   const targetAgg = (r: RouteAgg, ref: TargetRef): TargetAgg => {
-    const key = `${ref.provider}/${ref.model}`;
+    const key = targetKey(ref.provider, ref.model);
     let t = r.targets.get(key);
     if (!t) {
       t = { ref, served: 0, saved: 0, failed: 0, skipped: 0, latency: [], ttft: [], input: 0, output: 0, cost: 0, wasted: 0 };

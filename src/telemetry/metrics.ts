@@ -12,6 +12,10 @@ import type { Breakers } from "../breakers/breakers.ts";
 import type { GatewayObserver } from "../gateway/observer.ts";
 import type { Histograms } from "./histograms.ts";
 import { seriesOf } from "./series.ts";
+import { keyJoiner } from "../join-key.ts";
+
+/** Series keys: the attribute values joined by newlines. */
+const join = keyJoiner("\n");
 
 const BOUNDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const OUTCOMES: Record<number, string> = {
@@ -60,15 +64,16 @@ export function metricsObserver(meter: Meter, histograms: Histograms, breakers: 
   return {
     onRequest(r) {
       const route = r.route || "direct";
-      requests(`${route}\n${r.outcome}`, 1, () => ({ route, outcome: r.outcome }));
-      duration(`${route}\n${r.outcome}`, r.latencyMs / 1000, () => ({ route, outcome: r.outcome }));
+      const routeOutcome = join(route, r.outcome);
+      requests(routeOutcome, 1, () => ({ route, outcome: r.outcome }));
+      duration(routeOutcome, r.latencyMs / 1000, () => ({ route, outcome: r.outcome }));
       r.attempts.forEach((a, i) => {
         const provider = a.target?.provider ?? "";
         const model = a.target?.model ?? "";
-        const at = `${provider}\n${model}`;
+        const at = join(provider, model);
         if (a.outcome !== AttemptOutcome.SKIPPED && a.latency) {
           const outcome = OUTCOMES[a.outcome] ?? "";
-          attempts(`${at}\n${outcome}`, durationMs(a.latency) / 1000, () => ({ provider, model, outcome }));
+          attempts(join(at, outcome), durationMs(a.latency) / 1000, () => ({ provider, model, outcome }));
         }
         if (a.ttft) ttft(at, durationMs(a.ttft) / 1000, () => ({ provider, model }));
         const next = r.attempts[i + 1];
@@ -79,13 +84,13 @@ export function metricsObserver(meter: Meter, histograms: Histograms, breakers: 
         }
       });
       const provider = r.servedBy?.provider ?? "";
+      const routeProvider = join(route, provider);
       if (r.usage) {
-        const key = `${route}\n${provider}`;
-        tokens(`${key}\ninput`, r.usage.inputTokens, () => ({ route, provider, direction: "input" }));
-        tokens(`${key}\noutput`, r.usage.outputTokens, () => ({ route, provider, direction: "output" }));
+        tokens(join(routeProvider, "input"), r.usage.inputTokens, () => ({ route, provider, direction: "input" }));
+        tokens(join(routeProvider, "output"), r.usage.outputTokens, () => ({ route, provider, direction: "output" }));
       }
-      if (r.answerUsd > 0) cost(`${route}\n${provider}\nanswer`, r.answerUsd, () => ({ route, provider, kind: "answer" }));
-      if (r.wastedUsd > 0) cost(`${route}\n\nwasted`, r.wastedUsd, () => ({ route, kind: "wasted" }));
+      if (r.answerUsd > 0) cost(join(routeProvider, "answer"), r.answerUsd, () => ({ route, provider, kind: "answer" }));
+      if (r.wastedUsd > 0) cost(join(join(route, ""), "wasted"), r.wastedUsd, () => ({ route, kind: "wasted" }));
     },
     onReplay(route) {
       const name = route || "direct";
