@@ -67,6 +67,10 @@ export class DispatchedCall implements Dispatcher.DispatchHandler, DispatchedRes
       this.#resolveHead = resolve;
       this.#rejectHead = reject;
     });
+    // A call that fails before anyone awaits its head (dispatch() throwing on
+    // a closed client, say) must not become an unhandled rejection, which
+    // would end the process; awaiting `head` still sees the error.
+    this.head.catch(() => undefined);
     signal.addEventListener("abort", this.#onAbort, { once: true });
   }
 

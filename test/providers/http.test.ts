@@ -228,3 +228,21 @@ describe("upstream HTTP: informational responses", () => {
     }
   });
 });
+
+describe("upstream HTTP: a call that cannot start", () => {
+  test("after the client closed, or to a URL that is not http, fails with a typed error and leaves no unhandled rejection", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => void unhandled.push(e);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const http = createUpstreamHttp(undefined);
+      await assert.rejects(http.post("ftp://127.0.0.1:1/v1/chat/completions", {}, {}, new AbortController().signal), (e: Error & { reason?: string }) => e.reason === "CONNECTION_FAILED");
+      await http.close();
+      await assert.rejects(http.post("http://127.0.0.1:1/v1/chat/completions", {}, {}, new AbortController().signal), (e: Error & { reason?: string }) => e.reason === "CONNECTION_FAILED");
+      await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  });
+});
