@@ -113,10 +113,12 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
     },
   };
 
+  /** The store that guards a request: one is configured and the request names an ID. */
+  const storeFor = (req: CompleteRequest): IdempotencyStore | undefined => (req.requestId === "" ? undefined : deps.idempotency);
+
   function stream(req: CompleteRequest, opts: CallOptions, buffered: boolean): AsyncGenerator<GatewayEvent> {
-    const store = deps.idempotency;
-    if (!store || req.requestId === "") return execute(req, opts, buffered);
-    return guarded(store, req, opts, buffered);
+    const store = storeFor(req);
+    return store ? guarded(store, req, opts, buffered) : execute(req, opts, buffered);
   }
 
   async function* guarded(store: IdempotencyStore, req: CompleteRequest, opts: CallOptions, buffered: boolean): AsyncGenerator<GatewayEvent> {
@@ -210,7 +212,7 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
 
   /** A unary call folds the loop's events itself: one async-generator layer fewer for every event. */
   async function complete(req: CompleteRequest, opts: CallOptions): Promise<CompleteResponse> {
-    if (deps.idempotency && req.requestId !== "") return collectResponse(stream(req, opts, true), now);
+    if (storeFor(req)) return collectResponse(stream(req, opts, true), now);
     const t = track(req, opts, true);
     try {
       return await collectResponse(runChain(t.input(), chainDeps), now, t.event);
