@@ -98,6 +98,21 @@ export function createRedisStore(opts: RedisStoreOptions): IdempotencyStore {
     let wake: () => void = () => undefined;
     const stop = await listen(k.channel, () => wake());
     let last = "-";
+    let waited = false;
+    /**
+     * True when the execution followed will write nothing more: its owner's
+     * lease lapsed while it ran (it crashed or stalled), or another caller
+     * has taken the ID over since (a new token: this one's stream is done
+     * with, and the channel's wakes are now the successor's).
+     */
+    const abandoned = async (): Promise<boolean> => {
+      if ((await client.hGet(k.record, "token")) !== token) return true;
+      return (await client.exists(k.lease)) === 0 && (await client.hGet(k.record, "state")) === "running";
+    };
+    // One abort listener for the whole follow (a long-lived caller signal
+    // would otherwise collect one per wait).
+    const onAbort = () => wake();
+    signal.addEventListener("abort", onAbort, { once: true });
     try {
       for (;;) {
         const range = (await client.xRange(k.stream(token), last === "-" ? "-" : `(${last}`, "+")) as { id: string; message: Record<string, string> }[];
@@ -120,23 +135,23 @@ export function createRedisStore(opts: RedisStoreOptions): IdempotencyStore {
           }
         }
         if (signal.aborted) return;
-        const woke = await new Promise<boolean>((resolve) => {
-          const timer = setTimeout(() => resolve(false), Math.min(500, leaseMs / 2));
+        // A wait that brought nothing (the slow poll, or a wake for another
+        // token on this ID's channel): is anyone still writing this stream?
+        if (waited && range.length === 0 && (await abandoned())) {
+          yield { kind: "orphaned" };
+          return;
+        }
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.min(500, leaseMs / 2));
           wake = () => {
             clearTimeout(timer);
-            resolve(true);
+            resolve();
           };
-          signal.addEventListener("abort", () => wake(), { once: true });
         });
-        if (!woke && (await client.exists(k.lease)) === 0 && (await client.hGet(k.record, "token")) === token) {
-          const state = await client.hGet(k.record, "state");
-          if (state === "running") {
-            yield { kind: "orphaned" };
-            return;
-          }
-        }
+        waited = true;
       }
     } finally {
+      signal.removeEventListener("abort", onAbort);
       await stop();
     }
   }

@@ -210,4 +210,39 @@ describe("idempotency across replicas (redis)", () => {
     upA.open();
     await a.return?.(undefined);
   });
+
+  test("a retry following a dead holder still gets the answer when another replica took the ID over first", async (t) => {
+    if (!redis || typeof redis === "string") return t.skip(typeof redis === "string" ? redis : "redis-server did not start");
+    const prefix = `takeover${Date.now()}`;
+    const replicaA = createRedisStore({ url: redis.url, ttlMs: 60_000, leaseMs: 300, prefix });
+    // B polls the holder every 150 ms; C, with a short lease, every 10 ms: C notices the dead holder
+    // first, takes the ID over and finishes, and B must notice the takeover rather than wait forever
+    // for the dead holder's stream to end.
+    const replicaB = createRedisStore({ url: redis.url, ttlMs: 60_000, leaseMs: 300, prefix });
+    const replicaC = createRedisStore({ url: redis.url, ttlMs: 60_000, leaseMs: 20, prefix });
+    const [upA, upB, upC] = [upstream(), upstream(), upstream()];
+    upB.open();
+    upC.open();
+    const gwA = gatewayWith(replicaA, upA);
+    const req = () => userRequest("up/m", "hi", { requestId: "taken-over" });
+    const a = gwA.stream(req(), { signal })[Symbol.asyncIterator]();
+    while ((await a.next()).value?.event.case !== "content");
+    await replicaA.close();
+    const slow = gatewayWith(replicaB, upB).complete(req(), { signal });
+    const fast = gatewayWith(replicaC, upC).complete(req(), { signal });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("a retry never ended")), 5_000)));
+    try {
+      const [r1, r2] = await Promise.race([Promise.all([slow, fast]), late]);
+      assert.equal(upB.provider.calls.length + upC.provider.calls.length, 1, "one execution between the two replicas");
+      assert.equal(r1.message?.content[0]?.part.value, "first half, second half.");
+      assert.equal(r2.message?.content[0]?.part.value, "first half, second half.");
+    } finally {
+      clearTimeout(timer);
+      await replicaB.close();
+      await replicaC.close();
+      upA.open();
+      await a.return?.(undefined);
+    }
+  });
 });
