@@ -316,6 +316,11 @@ test("the dashboard shows fallbacks, saves and an opened breaker while a load wi
     await page.screenshot({ path: new URL("dashboard.png", RESULTS).pathname, fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });
     await until(page, '[data-metric="requests"] dd', String(want.requests));
+    // The charts take the new width in their ResizeObserver's callback, a frame or so after the
+    // viewport changes: let the layout settle (at most 5 s) before measuring it.
+    await page
+      .waitForFunction(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth, undefined, { timeout: 5_000 })
+      .catch(() => undefined);
     const { overflow, wide } = await page.evaluate(() => {
       const w = document.documentElement.clientWidth;
       const out = [...document.querySelectorAll("body *")].filter((e) => e.getBoundingClientRect().right > w + 1 && !e.parentElement?.closest(".scroll"));
