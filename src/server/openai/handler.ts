@@ -13,7 +13,7 @@ import { toOpenAIError } from "../../errors-openai.ts";
 import type { Gateway } from "../../gateway/gateway.ts";
 import type { Auth } from "../auth.ts";
 import { decodeChat } from "./decode.ts";
-import { readBody } from "../../read-body.ts";
+import { readBody } from "../read-body.ts";
 import { toJson } from "@bufbuild/protobuf";
 import { GetStatsResponseSchema } from "../../../gen/detour/v1/admin_pb.js";
 import type { Stats } from "../../stats/stats.ts";
