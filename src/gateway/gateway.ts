@@ -124,7 +124,8 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
   async function* guarded(store: IdempotencyStore, req: CompleteRequest, opts: CallOptions, buffered: boolean): AsyncGenerator<GatewayEvent> {
     try {
       validateRequest(req);
-      for await (const ev of idempotent(store, req, opts.signal, (r) => execute(r, opts, buffered))) {
+      // Validated above, before the ID is claimed: execute does not validate it again.
+      for await (const ev of idempotent(store, req, opts.signal, (r) => execute(r, opts, buffered, true))) {
         if (ev.event.case === "done" && ev.event.value.replayed) for (const o of observers) o.onReplay?.(ev.event.value.route);
         yield ev;
       }
@@ -154,9 +155,9 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
       for (const o of observers) o.onRequest(record);
     };
     return {
-      /** Validates and plans the request: the attempt loop's input. */
-      input(): ChainInput {
-        validateRequest(req);
+      /** Validates (unless `validated`) and plans the request: the attempt loop's input. */
+      input(validated: boolean): ChainInput {
+        if (!validated) validateRequest(req);
         const plan = planner.plan(req.model);
         route = plan.route;
         span.setAttribute("detour.route", route);
@@ -196,10 +197,10 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
     };
   }
 
-  async function* execute(req: CompleteRequest, opts: CallOptions, buffered: boolean): AsyncGenerator<GatewayEvent> {
+  async function* execute(req: CompleteRequest, opts: CallOptions, buffered: boolean, validated = false): AsyncGenerator<GatewayEvent> {
     const t = track(req, opts, buffered);
     try {
-      for await (const ev of runChain(t.input(), chainDeps)) {
+      for await (const ev of runChain(t.input(validated), chainDeps)) {
         t.event(ev);
         yield ev;
       }
@@ -215,7 +216,7 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
     if (storeFor(req)) return collectResponse(stream(req, opts, true), now);
     const t = track(req, opts, true);
     try {
-      return await collectResponse(runChain(t.input(), chainDeps), now, t.event);
+      return await collectResponse(runChain(t.input(false), chainDeps), now, t.event);
     } catch (e) {
       throw t.fail(e);
     } finally {

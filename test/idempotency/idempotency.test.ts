@@ -107,6 +107,21 @@ function suite(name: string, makeStore: () => Promise<IdempotencyStore | string>
       });
     });
 
+    test("an invalid request with an ID is refused, naming the field, before it claims the ID", async (t) => {
+      if (!store) return t.skip(skip);
+      const up = upstream();
+      up.open();
+      const gw = gatewayWith(store, up);
+      const bad = userRequest("up/m", "hi", { requestId: `invalid-${name}` });
+      bad.messages[0]!.content = [];
+      await assert.rejects(gw.complete(bad, { signal }), (e: unknown) => e instanceof GatewayError && e.reason === "INVALID_REQUEST" && /messages\[0\]\.content/.test(e.field ?? e.message));
+      assert.equal(up.provider.calls.length, 0);
+      // The ID was not taken: the corrected request runs under it.
+      const good = await gw.complete(userRequest("up/m", "hi", { requestId: `invalid-${name}` }), { signal });
+      assert.equal(good.message?.content[0]?.part.value, "first half, second half.");
+      assert.equal(up.provider.calls.length, 1);
+    });
+
     test("a transient failure frees the ID; a deterministic one is stored", async (t) => {
       if (!store) return t.skip(skip);
       const up = upstream();
