@@ -12,13 +12,15 @@
  * amount of added work: A=floor B="floor spin=80"). Each side's CPU is also
  * split into the main thread's and the rest's (V8's workers: GC, compilers). PIN=1 pins both gateways to CPU 1 and the mock and the
  * load to CPU 0; STREAM=1 streams; SCENARIO=fail-503 (or another of the
- * bench's) fails over; ROUNDS, MS (per round) and C (connections).
+ * bench's) fails over; ROUNDS, MS (per round) and C (connections). SEQ=<n>
+ * compares sequential latency instead: each round sends n requests, one at a
+ * time, to A and B in turn (interleaved), and compares the rounds' medians.
  */
 import { execFileSync } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { closedLoop, pct, plainCall, sequential, type Column, type Scenario } from "./measure.ts";
+import { closedLoop, interleaved, pct, plainCall, sequential, type Column, type Scenario } from "./measure.ts";
 import { procStats, startArgs, startDetour, startPrinting, stop, type Proc } from "./procs.ts";
 import { detourConfig } from "./report.ts";
 
@@ -28,6 +30,7 @@ const ROUNDS = Number(process.env["ROUNDS"] ?? 10);
 const C = Number(process.env["C"] ?? 50);
 const STREAM = process.env["STREAM"] === "1";
 const SCENARIO = (process.env["SCENARIO"] ?? "ok") as Scenario;
+const SEQ = Number(process.env["SEQ"] ?? 0);
 
 /** "path --flag …" as node arguments; unset, what `npm start` runs. */
 function nodeArgs(spec: string | undefined): string[] {
@@ -64,6 +67,31 @@ try {
     await sequential(s.col, SCENARIO, 200, STREAM);
     await closedLoop(s.col, C, 1500, STREAM, SCENARIO);
   }
+  if (SEQ > 0) await seqRounds();
+  else await cpuRounds();
+} finally {
+  for (const s of sides) await stop(s.proc);
+  await stop(mock);
+}
+
+/** SEQ mode: p50 latency (ms) of A and B per round, requests interleaved one by one. */
+async function seqRounds(): Promise<void> {
+  const [a, b] = sides as [(typeof sides)[0], (typeof sides)[0]];
+  const p50 = { A: [] as number[], B: [] as number[] };
+  for (let r = 0; r < ROUNDS; r++) {
+    const got = await interleaved([a.col, b.col], SEQ, STREAM, SCENARIO);
+    const key = STREAM ? "ttft" : "total";
+    p50.A.push(pct(got.get("A")![key], 50));
+    p50.B.push(pct(got.get("B")![key], 50));
+  }
+  const what = STREAM ? "time to first token" : "latency";
+  for (const n of ["A", "B"] as const) console.log(`${n}: ${what} p50 ${pct(p50[n], 50).toFixed(3)} ms (rounds: ${p50[n].map((x) => x.toFixed(3)).join(" ")})`);
+  const diffs = p50.A.map((x, i) => (p50.B[i]! - x) * 1000);
+  console.log(`B−A: ${pct(diffs, 50).toFixed(1)} µs, the median of the rounds' differences (${diffs.map((x) => x.toFixed(0)).join(" ")})`);
+}
+
+/** CPU per request (µs) of A and B per round, each under the closed-loop load in turn. */
+async function cpuRounds(): Promise<void> {
   for (let r = 0; r < ROUNDS; r++) {
     for (const s of r % 2 ? [...sides].reverse() : sides) {
       const before = await procStats(s.proc.child.pid!);
@@ -82,7 +110,4 @@ try {
   const ratios = a.us.map((x, i) => b.us[i]! / x);
   console.log(`B/A: ${(pct(b.us, 50) / pct(a.us, 50)).toFixed(3)} of medians; ${pct(ratios, 50).toFixed(3)} median of the rounds' ratios (${ratios.map((x) => x.toFixed(2)).join(" ")})`);
   console.log(`B−A: ${pct(a.us.map((x, i) => b.us[i]! - x), 50).toFixed(1)} µs, the median of the rounds' differences`);
-} finally {
-  for (const s of sides) await stop(s.proc);
-  await stop(mock);
 }

@@ -113,6 +113,30 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
     },
   };
 
+  // Observers hear of a request after its answer is written: the record is
+  // taken when the request ends, and delivered once the current run of
+  // microtasks (the transport writing that answer) is over, before any other
+  // I/O is handled. A request's statistics and metrics cost nothing on its
+  // own latency, and are up to date before the caller can ask for them.
+  const told: RequestRecord[] = [];
+  const deliver = () => {
+    for (let i = 0; i < told.length; i++) {
+      const r = told[i]!;
+      for (const o of observers) {
+        try {
+          o.onRequest(r);
+        } catch (e) {
+          process.emitWarning(`an observer failed on request ${r.id}: ${String(e)}`, "DetourObserverWarning");
+        }
+      }
+    }
+    told.length = 0;
+  };
+  const tell = (r: RequestRecord) => {
+    if (observers.length === 0) return;
+    if (told.push(r) === 1) process.nextTick(deliver);
+  };
+
   /** The store that guards a request: one is configured and the request names an ID. */
   const storeFor = (req: CompleteRequest): IdempotencyStore | undefined => (req.requestId === "" ? undefined : deps.idempotency);
 
@@ -152,7 +176,7 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
       const end = now();
       const sc = span.spanContext();
       const record: RequestRecord = { id, route, model: req.model, streaming: !buffered, latencyMs: end - startedAt, endedAt: end, traceId: sc.traceId, spanId: sc.spanId, ...r };
-      for (const o of observers) o.onRequest(record);
+      tell(record);
     };
     return {
       /** Validates (unless `validated`) and plans the request: the attempt loop's input. */

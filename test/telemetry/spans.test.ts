@@ -107,6 +107,8 @@ telemetry: { include_content: true }
   req.messages.push(create(MessageSchema, { role: Role.USER, content: [{ part: { case: "image", value: { source: { case: "data", value: new Uint8Array(1000) }, mediaType: "image/png" } } }] }));
   await gw.complete(req, { signal: new AbortController().signal });
   await gw.complete(userRequest("f/m", "Will this fail?"), { signal: new AbortController().signal }).catch(() => undefined);
+  // Observers hear of a request once the transport has written its answer (a tick later).
+  await new Promise((resolve) => setImmediate(resolve));
 
   const [ok, failed] = exporter.getFinishedSpans().filter((s) => s.name.startsWith("chat ") && s.kind === SpanKind.INTERNAL);
   assert.deepEqual(JSON.parse(String(ok?.attributes["gen_ai.input.messages"])), [
