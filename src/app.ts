@@ -100,7 +100,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): App {
   const server = config.server;
   const maxBytes = server?.maxRequestBytes || SERVER_DEFAULTS.maxRequestBytes;
   const auth = swappableAuth(createAuth(config.keys));
-  let budgetsNow = createBudgets(config.keys, config.idempotency?.redisUrl ?? "");
+  let budgetsNow = createBudgets(config.keys, config.idempotency?.redisUrl ?? "", logger);
   // Reload swaps the limits; counts restart with them.
   const budgets: Budgets = {
     admit: (p) => budgetsNow.admit(p),
@@ -143,7 +143,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): App {
       const oldBudgets = budgetsNow;
       reloadable.swap(generation);
       auth.swap(nextAuth);
-      budgetsNow = createBudgets(next.keys, next.idempotency?.redisUrl ?? "");
+      budgetsNow = createBudgets(next.keys, next.idempotency?.redisUrl ?? "", logger);
       void oldBudgets.close();
       if (!sameBreakers) oldBreakers.close();
       active = next;

@@ -73,6 +73,8 @@ export const REASONS = {
   DEADLINE_EXCEEDED: spec(Code.DeadlineExceeded, 504, "timeout_error", "fail"),
   CANCELLED: spec(Code.Canceled, 499, "request_cancelled", "fail"),
   SHUTTING_DOWN: spec(Code.Unavailable, 503, "server_error", "fail"),
+  // The gateway's own shared store (Redis) is unreachable: worth a retry shortly.
+  STORE_UNAVAILABLE: spec(Code.Unavailable, 503, "server_error", "fail"),
   INTERNAL: spec(Code.Internal, 500, "server_error", "fail"),
 } as const satisfies Record<string, ReasonSpec>;
 
@@ -172,4 +174,9 @@ export function toGatewayError(e: unknown): GatewayError {
 /** Builds an INVALID_REQUEST error naming the field and the fix. */
 export function invalidRequest(field: string, problem: string): GatewayError {
   return new GatewayError("INVALID_REQUEST", `${field}: ${problem}`, { field });
+}
+
+/** What a failed request cost: the US dollars of its wasted hops. */
+export function wastedUsd(e: unknown): number {
+  return e instanceof GatewayError ? e.attempts.reduce((n, a) => n + a.costUsd, 0) : 0;
 }

@@ -10,7 +10,7 @@ import type { Config } from "../../gen/detour/v1/config_pb.js";
 import { ListModelsResponseSchema, type ListModelsResponse } from "../../gen/detour/v1/gateway_pb.js";
 import type { CompleteResponse, FinishReason } from "../../gen/detour/v1/result_pb.js";
 import { durationOr } from "../config/duration.ts";
-import { toGatewayError, type GatewayError } from "../errors.ts";
+import { toGatewayError, wastedUsd, type GatewayError } from "../errors.ts";
 import type { Providers } from "../providers/registry.ts";
 import { createBreakers, type Breakers } from "../breakers/breakers.ts";
 import { runChain, type ChainDeps, type ChainInput } from "./chain.ts";
@@ -205,8 +205,7 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
         if (!ended) {
           const c = content();
           endRequestSpan(span, { attempts: err.attempts, error: { reason: err.reason, message: err.message }, content: c });
-          const wasted = err.attempts.reduce((n, a) => n + a.costUsd, 0);
-          observe({ outcome: err.reason, message: err.message, attempts: err.attempts, servedBy: undefined, usage: undefined, answerUsd: 0, wastedUsd: wasted, content: c });
+          observe({ outcome: err.reason, message: err.message, attempts: err.attempts, servedBy: undefined, usage: undefined, answerUsd: 0, wastedUsd: wastedUsd(err), content: c });
         }
         ended = true;
         return err;

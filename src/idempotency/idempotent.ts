@@ -44,30 +44,40 @@ export async function* idempotent(store: IdempotencyStore, req: CompleteRequest,
     if (claim.kind === "owner") {
       const { lease } = claim;
       let settled = false;
+      // A store that fails while the request runs (Redis went away) does not
+      // cost this caller the answer it is being given: the rest is relayed
+      // unrecorded, and the ID is let go (or its lease lapses), so joiners
+      // and repeats are not left following a record that stopped.
+      let recording = true;
+      const lost = () => {
+        if (!recording) return;
+        recording = false;
+        void lease.release(new GatewayError("STORE_UNAVAILABLE", `the idempotency store failed while request_id "${req.requestId}" ran: its answer was not recorded; retry it`)).catch(() => undefined);
+      };
       try {
         for await (const ev of run(req)) {
-          await lease.append(ev);
+          if (recording) await lease.append(ev).catch(lost);
           // Done is the last event, and a unary caller stops reading at it:
           // the record is finished before Done is handed on, not after.
           if (ev.event.case === "done") {
             settled = true;
-            await lease.complete();
+            if (recording) await lease.complete().catch(lost);
           }
           yield ev;
         }
         if (!settled) {
           settled = true;
-          await lease.complete();
+          if (recording) await lease.complete().catch(lost);
         }
       } catch (e) {
         const err = toGatewayError(e);
         settled = true;
-        await (deterministic(err) ? lease.fail(err) : lease.release(err)).catch(() => undefined);
+        if (recording) await (deterministic(err) ? lease.fail(err) : lease.release(err)).catch(() => undefined);
         throw err;
       } finally {
         // The caller stopped reading mid-execution: free the ID, so joiners
         // and later repeats are not left following a record that never ends.
-        if (!settled) await lease.release(new GatewayError("CANCELLED", "the caller went away before the answer ended")).catch(() => undefined);
+        if (!settled && recording) await lease.release(new GatewayError("CANCELLED", "the caller went away before the answer ended")).catch(() => undefined);
       }
       return;
     }

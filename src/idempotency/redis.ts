@@ -7,9 +7,8 @@
  * (one shared subscriber connection) and by a slow poll that also notices
  * an owner whose lease expired, so a retry executes exactly once more.
  */
-import type { RedisClientType } from "redis";
-import { redisModule } from "../lazy-redis.ts";
-import type { GatewayError } from "../errors.ts";
+import { connectRedis } from "../redis-client.ts";
+import { GatewayError } from "../errors.ts";
 import { decodeError, decodeEvent, encodeError, encodeEvent, type Claim, type Entry, type IdempotencyStore } from "./store.ts";
 
 const CLAIM = `
@@ -53,16 +52,16 @@ export interface RedisStoreOptions {
   readonly prefix?: string;
 }
 
-/** Returns the store; it connects in the background, and calls wait for it. */
+/**
+ * Returns the store; it connects in the background. While Redis is
+ * unreachable, claims fail at once with STORE_UNAVAILABLE (see
+ * redis-client.ts): a request with an ID is refused, not run unguarded.
+ */
 export function createRedisStore(opts: RedisStoreOptions): IdempotencyStore {
   const leaseMs = opts.leaseMs ?? 10_000;
   const prefix = opts.prefix ?? "detour:idem";
-  const client: RedisClientType = redisModule().createClient({ url: opts.url });
-  client.on("error", () => undefined);
-  const sub = client.duplicate();
-  sub.on("error", () => undefined);
-  const ready = Promise.all([client.connect(), sub.connect()]);
-  ready.catch(() => undefined);
+  const conn = connectRedis(opts.url, "the idempotency store (Redis at idempotency.redis_url)");
+  const subConn = conn.duplicate();
   const wakers = new Map<string, Set<() => void>>();
 
   const keys = (id: string) => ({
@@ -79,16 +78,23 @@ export function createRedisStore(opts: RedisStoreOptions): IdempotencyStore {
       set = new Set();
       wakers.set(channel, set);
       const listeners = set;
-      await sub.subscribe(channel, () => {
-        for (const w of listeners) w();
-      });
+      try {
+        await subConn.run((sub) =>
+          sub.subscribe(channel, () => {
+            for (const w of listeners) w();
+          }),
+        );
+      } catch (e) {
+        if (wakers.get(channel) === set && set.size === 0) wakers.delete(channel);
+        throw e;
+      }
     }
     set.add(wake);
     return async () => {
       set.delete(wake);
       if (set.size === 0 && wakers.get(channel) === set) {
         wakers.delete(channel);
-        await sub.unsubscribe(channel).catch(() => undefined);
+        await subConn.run((sub) => sub.unsubscribe(channel)).catch(() => undefined);
       }
     };
   };
@@ -96,7 +102,9 @@ export function createRedisStore(opts: RedisStoreOptions): IdempotencyStore {
   async function* follow(id: string, token: string, signal: AbortSignal): AsyncGenerator<Entry> {
     const k = keys(id);
     let wake: () => void = () => undefined;
-    const stop = await listen(k.channel, () => wake());
+    // Subscribed on the first wait only: a finished record (the usual
+    // repeat) is replayed with one read and no pub/sub at all.
+    let stop: (() => Promise<void>) | undefined;
     let last = "-";
     let waited = false;
     /**
@@ -106,8 +114,10 @@ export function createRedisStore(opts: RedisStoreOptions): IdempotencyStore {
      * with, and the channel's wakes are now the successor's).
      */
     const abandoned = async (): Promise<boolean> => {
-      if ((await client.hGet(k.record, "token")) !== token) return true;
-      return (await client.exists(k.lease)) === 0 && (await client.hGet(k.record, "state")) === "running";
+      return conn.run(async (client) => {
+        if ((await client.hGet(k.record, "token")) !== token) return true;
+        return (await client.exists(k.lease)) === 0 && (await client.hGet(k.record, "state")) === "running";
+      });
     };
     // One abort listener for the whole follow (a long-lived caller signal
     // would otherwise collect one per wait).
@@ -115,7 +125,8 @@ export function createRedisStore(opts: RedisStoreOptions): IdempotencyStore {
     signal.addEventListener("abort", onAbort, { once: true });
     try {
       for (;;) {
-        const range = (await client.xRange(k.stream(token), last === "-" ? "-" : `(${last}`, "+")) as { id: string; message: Record<string, string> }[];
+        const from = last === "-" ? "-" : `(${last}`;
+        const range = (await conn.run((client) => client.xRange(k.stream(token), from, "+"))) as { id: string; message: Record<string, string> }[];
         for (const entry of range) {
           last = entry.id;
           const data = entry.message["d"] ?? "";
@@ -135,6 +146,11 @@ export function createRedisStore(opts: RedisStoreOptions): IdempotencyStore {
           }
         }
         if (signal.aborted) return;
+        if (!stop) {
+          stop = await listen(k.channel, () => wake());
+          // Subscribed now: read again before waiting, or a write made in between would wait for the slow poll.
+          continue;
+        }
         // A wait that brought nothing (the slow poll, or a wake for another
         // token on this ID's channel): is anyone still writing this stream?
         if (waited && range.length === 0 && (await abandoned())) {
@@ -152,25 +168,28 @@ export function createRedisStore(opts: RedisStoreOptions): IdempotencyStore {
       }
     } finally {
       signal.removeEventListener("abort", onAbort);
-      await stop();
+      await stop?.();
     }
   }
 
   return {
     async claim(id, fp, signal): Promise<Claim> {
-      await ready;
       const k = keys(id);
-      const [kind, token] = (await client.eval(CLAIM, { keys: [k.record, k.lease, k.fence], arguments: [fp, String(leaseMs), String(opts.ttlMs)] })) as [string, string?];
+      const [kind, token] = (await conn
+        .run((client) => client.eval(CLAIM, { keys: [k.record, k.lease, k.fence], arguments: [fp, String(leaseMs), String(opts.ttlMs)] }))
+        .catch((e: GatewayError) => {
+          throw new GatewayError("STORE_UNAVAILABLE", `${e.message}, so request_id "${id}" cannot be kept from running twice: retry shortly, or send the request without an ID`, { retryAfterMs: e.retryAfterMs ?? 1000, cause: e });
+        })) as [string, string?];
       if (kind === "mismatch") return { kind: "mismatch" };
       if (kind === "join") return { kind: "join", entries: follow(id, token ?? "", signal) };
       const t = token ?? "";
       const renew = setInterval(() => {
-        void client.eval(RENEW, { keys: [k.record, k.lease], arguments: [t, String(leaseMs)] }).catch(() => undefined);
+        void conn.run((client) => client.eval(RENEW, { keys: [k.record, k.lease], arguments: [t, String(leaseMs)] })).catch(() => undefined);
       }, leaseMs / 3);
       renew.unref();
       const write = async (entryKind: string, data: string, state: string) => {
         if (state !== "") clearInterval(renew);
-        await client.eval(WRITE, { keys: [k.record, k.stream(t), k.lease], arguments: [t, entryKind, data, String(opts.ttlMs), k.channel, state] });
+        await conn.run((client) => client.eval(WRITE, { keys: [k.record, k.stream(t), k.lease], arguments: [t, entryKind, data, String(opts.ttlMs), k.channel, state] }));
       };
       return {
         kind: "owner",
@@ -183,9 +202,7 @@ export function createRedisStore(opts: RedisStoreOptions): IdempotencyStore {
       };
     },
     async close() {
-      await ready.catch(() => undefined);
-      await sub.quit().catch(() => undefined);
-      await client.quit().catch(() => undefined);
+      await Promise.all([subConn.close(), conn.close()]);
     },
   };
 }

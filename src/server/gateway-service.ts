@@ -5,7 +5,7 @@
 import { context, propagation } from "@opentelemetry/api";
 import { ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { GatewayService } from "../../gen/detour/v1/gateway_pb.js";
-import { invalidRequest, toGatewayError } from "../errors.ts";
+import { invalidRequest, toGatewayError, wastedUsd } from "../errors.ts";
 import { toConnectError } from "../errors-connect.ts";
 import type { CallOptions, Gateway } from "../gateway/gateway.ts";
 import type { Auth } from "./auth.ts";
@@ -41,24 +41,35 @@ export function gatewayService(gateway: Gateway, auth: Auth, budgets: Budgets): 
       try {
         auth.authorize(principal, req.model);
         await budgets.admit(principal);
+      } catch (e) {
+        throw mapError(e);
+      }
+      try {
         const out = await gateway.complete(withKey(req, ctx), callOptions(ctx));
-        await budgets.spend(principal, out.cost?.totalUsd ?? 0);
+        budgets.spend(principal, out.cost?.totalUsd ?? 0);
         return out;
       } catch (e) {
+        // What a failed request cost (its wasted hops) counts against the key too.
+        budgets.spend(principal, wastedUsd(e));
         throw mapError(e);
       }
     },
     async *streamComplete(req, ctx) {
+      const principal = ctx.values.get(principalKey);
       try {
         if (!req.request) throw invalidRequest("request", "is required: put the chat (model, messages, …) under \"request\"");
-        const principal = ctx.values.get(principalKey);
         auth.authorize(principal, req.request.model);
         await budgets.admit(principal);
+      } catch (e) {
+        throw mapError(e);
+      }
+      try {
         for await (const ev of gateway.stream(withKey(req.request, ctx), callOptions(ctx))) {
-          if (ev.event.case === "done") await budgets.spend(principal, ev.event.value.cost?.totalUsd ?? 0);
+          if (ev.event.case === "done") budgets.spend(principal, ev.event.value.cost?.totalUsd ?? 0);
           yield ev;
         }
       } catch (e) {
+        budgets.spend(principal, wastedUsd(e));
         throw mapError(e);
       }
     },

@@ -12,7 +12,7 @@ export interface TestRedis {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const srv = net.createServer();
   srv.listen(0, "127.0.0.1");
   await once(srv, "listening");
@@ -22,10 +22,10 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts redis-server, or returns the reason it is not available. */
-export async function startRedis(): Promise<TestRedis | string> {
+/** Starts redis-server (on `port`, or a free one), or returns the reason it is not available. */
+export async function startRedis(port?: number): Promise<TestRedis | string> {
   if (spawnSync("redis-server", ["--version"]).error) return "redis-server is not installed (.ci/run installs the Debian package)";
-  const port = await freePort();
+  port ??= await freePort();
   const child: ChildProcess = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   const ready = await new Promise<boolean>((resolve) => {

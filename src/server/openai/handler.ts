@@ -8,7 +8,7 @@ import { once } from "node:events";
 import { ServerResponse, type IncomingMessage } from "node:http";
 import { context, propagation, type Context } from "@opentelemetry/api";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import { GatewayError, invalidRequest, toGatewayError } from "../../errors.ts";
+import { GatewayError, invalidRequest, toGatewayError, wastedUsd } from "../../errors.ts";
 import { toOpenAIError } from "../../errors-openai.ts";
 import type { Gateway } from "../../gateway/gateway.ts";
 import type { Auth } from "../auth.ts";
@@ -163,12 +163,13 @@ async function chat(deps: OpenAIDeps, req: Req, res: Res): Promise<void> {
     if (!res.writableFinished) ctl.abort();
   });
   const trace = propagation.extract(context.active(), req.headers);
+  // What a failed request cost (its wasted hops) counts against the key too.
+  const charged = (e: unknown): never => {
+    deps.budgets.spend(principal, wastedUsd(e));
+    throw e;
+  };
   if (!stream) {
-    const out = await deps.gateway.complete(request, { signal: ctl.signal, trace }).catch(async (e: unknown) => {
-      await deps.budgets.spend(principal, wastedOf(e));
-      throw e;
-    });
-    await deps.budgets.spend(principal, out.cost?.totalUsd ?? 0);
+    const out = await deps.gateway.complete(request, { signal: ctl.signal, trace }).catch(charged);
     sendJson(res, 200, completionJson(out, request.model), {
       "x-request-id": out.id,
       "x-detour-provider": out.servedBy?.provider ?? "",
@@ -177,15 +178,12 @@ async function chat(deps: OpenAIDeps, req: Req, res: Res): Promise<void> {
       "x-detour-cost-usd": String(out.cost?.totalUsd ?? 0),
       ...(out.replayed ? { "x-detour-replayed": "true" } : {}),
     });
+    // Recorded after the answer is written: the budget's store is never in its way.
+    deps.budgets.spend(principal, out.cost?.totalUsd ?? 0);
     return;
   }
-  const spent = await streamChat(deps.gateway, request, includeUsage, ctl, res, trace);
-  await deps.budgets.spend(principal, spent);
-}
-
-/** What a failed request cost: its wasted hops. */
-function wastedOf(e: unknown): number {
-  return toGatewayError(e).attempts.reduce((n, a) => n + a.costUsd, 0);
+  const spent = await streamChat(deps.gateway, request, includeUsage, ctl, res, trace).catch(charged);
+  deps.budgets.spend(principal, spent);
 }
 
 async function streamChat(gateway: Gateway, request: Parameters<Gateway["stream"]>[0], includeUsage: boolean, ctl: AbortController, res: Res, trace: Context): Promise<number> {
@@ -277,7 +275,7 @@ async function streamChat(gateway: Gateway, request: Parameters<Gateway["stream"
     const err = toGatewayError(e);
     await write(chunker?.error({ ...toOpenAIError(err).body, detour: { id: err.id, attempts: err.attempts.length, delivered: err.delivered ?? null } }) ?? "");
     res.end();
-    return wastedOf(err);
+    return wastedUsd(err);
   }
 }
 
