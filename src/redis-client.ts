@@ -5,7 +5,10 @@
  * - While the client is disconnected, commands fail at once: no offline
  *   queue, which would hold each request until Redis came back.
  * - A connected Redis that stops answering fails each command after
- *   COMMAND_TIMEOUT_MS.
+ *   COMMAND_TIMEOUT_MS (timed here: node-redis's own command timeout ends
+ *   once a command is written, and a frozen server takes the writes). The
+ *   command itself stays queued, at most MAX_QUEUED of them, and its late
+ *   answer is dropped.
  * - Only the first connection is waited for, by calls made in the first
  *   CONNECT_WAIT_MS after start-up.
  *
@@ -18,6 +21,8 @@ import { redisModule } from "./lazy-redis.ts";
 
 /** The longest a connected Redis may take to answer one command. */
 export const COMMAND_TIMEOUT_MS = 1000;
+/** Commands a client may have waiting for a server that does not answer. */
+const MAX_QUEUED = 10_000;
 /** How long calls made at start-up wait for the first connection. */
 const CONNECT_WAIT_MS = 1000;
 /** How long close() waits for a graceful QUIT before dropping the socket. */
@@ -38,7 +43,7 @@ export interface RedisConn {
  * its setting in errors, as in "the idempotency store (idempotency.redis_url)".
  */
 export function connectRedis(url: string, what: string): RedisConn {
-  return open(redisModule().createClient({ url, disableOfflineQueue: true, commandOptions: { timeout: COMMAND_TIMEOUT_MS } }), what);
+  return open(redisModule().createClient({ url, disableOfflineQueue: true, commandsQueueMaxLength: MAX_QUEUED }), what);
 }
 
 function open(client: RedisClientType, what: string): RedisConn {
@@ -58,7 +63,7 @@ function open(client: RedisClientType, what: string): RedisConn {
       try {
         if (!client.isReady) await firstWait;
         if (!client.isReady) throw new Error("not connected");
-        return await op(client);
+        return await answered(op(client));
       } catch (e) {
         throw unavailable(e);
       }
@@ -77,6 +82,16 @@ function open(client: RedisClientType, what: string): RedisConn {
       if (!done && client.isOpen) client.destroy();
     },
   };
+}
+
+/** `p`, or a TimeoutError once COMMAND_TIMEOUT_MS have passed without it. */
+function answered<T>(p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error("no answer"), { name: "TimeoutError" })), COMMAND_TIMEOUT_MS);
+  });
+  p.catch(() => undefined);
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 /** A short, key-free description of a Redis client error. */

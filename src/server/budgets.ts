@@ -29,6 +29,9 @@ export interface BudgetLog {
   info(msg: string): void;
 }
 
+/** How often a budget store that is down is tried again. */
+const STORE_PROBE_MS = 1000;
+
 /** The counters behind the budgets. */
 interface Counters {
   /** Adds `by` to `key` (expiring after `ttlMs`) and returns the new value. */
@@ -83,8 +86,15 @@ export function createBudgets(keys: readonly GatewayKey[], redisUrl: string, log
   const untilNextMinute = () => (minute() + 1) * 60_000 - now();
   const untilMidnight = () => (day() + 1) * 86_400_000 - now();
   let down = false;
-  /** Runs a counter operation; a store outage is logged once, and gives `fallback`. */
+  let probeAt = 0;
+  /**
+   * Runs a counter operation; a store outage gives `fallback` and is logged
+   * once. While the store is down it is tried once a second, not by every
+   * request: a Redis that hangs would cost each one the command timeout.
+   */
   const counted = async <T>(op: () => Promise<T>, fallback: T): Promise<T> => {
+    if (down && now() < probeAt) return fallback;
+    if (down) probeAt = now() + STORE_PROBE_MS;
     try {
       const v = await op();
       if (down) {
@@ -94,6 +104,7 @@ export function createBudgets(keys: readonly GatewayKey[], redisUrl: string, log
       return v;
     } catch (e) {
       if (!(e instanceof GatewayError && e.reason === "STORE_UNAVAILABLE")) throw e;
+      probeAt = now() + STORE_PROBE_MS;
       if (!down) {
         down = true;
         log.warn(`budgets: ${e.message}; requests are let through unmetered until it is back`);

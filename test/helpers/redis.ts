@@ -10,6 +10,10 @@ import net from "node:net";
 export interface TestRedis {
   readonly url: string;
   stop(): Promise<void>;
+  /** Freezes the server (SIGSTOP): connected, but never answering. */
+  pause(): void;
+  /** Thaws a paused server (SIGCONT). */
+  resume(): void;
 }
 
 export async function freePort(): Promise<number> {
@@ -39,8 +43,11 @@ export async function startRedis(port?: number): Promise<TestRedis | string> {
   return {
     url: `redis://127.0.0.1:${port}`,
     async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill("SIGKILL");
       await once(child, "exit");
     },
+    pause: () => void child.kill("SIGSTOP"),
+    resume: () => void child.kill("SIGCONT"),
   };
 }

@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { connect } from "node:net";
 import { Writable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { createLogger } from "../../src/telemetry/log.js";
@@ -20,6 +21,7 @@ idempotency: { redis_url: "${redisUrl}" }
 keys:
   - { name: free, sha256: ${hash("k-free")} }
   - { name: chatty, sha256: ${hash("k-chatty")}, requests_per_minute: 2 }
+  - { name: metered, sha256: ${hash("k-metered")}, requests_per_minute: 1000 }
 `;
 
 /** Posts a chat completion; never waits more than 10 s (a hang fails the test, it does not stall it). */
@@ -31,6 +33,14 @@ async function chat(url: string, headers: Record<string, string> = {}, body: Rec
     signal: AbortSignal.timeout(10_000),
   });
   return { status: res.status, headers: res.headers, text: await res.text() };
+}
+
+/** True when something answers on the port. */
+function redisUp(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, "127.0.0.1", () => (s.destroy(), resolve(true)));
+    s.on("error", () => resolve(false));
+  });
 }
 
 /** An app whose log lines are kept. */
@@ -98,13 +108,40 @@ describe("a Redis outage", () => {
       assert.equal(back.status, 200, back.text);
       const again = await chat(t.url, { "idempotency-key": "back-1" });
       assert.equal(again.headers.get("x-detour-replayed"), "true", "IDs are guarded again");
-      // The budget's store came back (empty; its connection may reconnect a little later): the limit holds again.
+      // The budget's store came back (empty; it is tried again once a second): the limit holds again.
       let over = await chat(t.url, chatty);
-      for (let i = 0; i < 100 && over.status === 200; i++) over = await chat(t.url, chatty);
+      for (let i = 0; i < 100 && over.status === 200; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        over = await chat(t.url, chatty);
+      }
       assert.equal(over.status, 429, over.text);
       assert.match(over.text, /key \\"chatty\\" is over its 2 requests per minute/);
       assert.ok(lines.some((l) => /budgets: the store is reachable again/.test(l.msg)));
     } finally {
+      await t.close();
+    }
+  });
+
+  test("a Redis that stops answering: a request with an ID fails after the command timeout, budgeted requests do not each wait for it, and shutdown does not either", async (ctx) => {
+    if (!redis) return ctx.skip(skip);
+    if (!(await redisUp(port))) redis = (await startRedis(port)) as TestRedis;
+    const { t, lines } = await appWithLog(`redis://127.0.0.1:${port}`);
+    const metered = { authorization: "Bearer k-metered" };
+    try {
+      assert.equal((await chat(t.url, metered)).status, 200, "connected");
+      redis.pause();
+      const guarded = await chat(t.url, { "idempotency-key": "frozen-1" });
+      assert.equal(guarded.status, 503, guarded.text);
+      assert.match(guarded.text, /is unreachable \(no answer within 1000 ms\)/);
+      const started = performance.now();
+      for (let i = 0; i < 5; i++) assert.equal((await chat(t.url, metered)).status, 200);
+      const ms = performance.now() - started;
+      // One of them waits for the store's timeout and finds it down; the others skip it.
+      assert.ok(ms < 4000, `5 budgeted requests took ${ms.toFixed(0)} ms: each waited for the frozen store`);
+      assert.equal(lines.filter((l) => /budgets: .* is unreachable/.test(l.msg)).length, 1);
+      await t.close();
+    } finally {
+      redis.resume();
       await t.close();
     }
   });
