@@ -19,6 +19,25 @@ const USAGE = `Usage: detour [--config FILE] [--port N] [--host ADDR] [--dashboa
   --dashboard     serve the dashboard at /dashboard (as server.dashboard: true does)
   --help          show this help`;
 
+/**
+ * The longest an exit waits for telemetry to flush. OTLP's own export
+ * timeout is 10 s: a collector that takes connections but never answers
+ * would otherwise hold every shutdown that long, on top of the drain.
+ */
+const FLUSH_WAIT_MS = 3000;
+
+/** True when `flush` settled within FLUSH_WAIT_MS. */
+function flushed(flush: Promise<void>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    flush.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), FLUSH_WAIT_MS))),
+  ]).finally(() => clearTimeout(timer));
+}
+
 function fail(message: string): never {
   process.stderr.write(`${message}\n`);
   process.exit(2);
@@ -99,7 +118,11 @@ async function main(): Promise<void> {
     stopping = true;
     app.logger.info({ signal }, "shutting down: draining in-flight calls");
     app.shutdown().then(
-      () => telemetry.shutdown().catch(() => undefined).then(() => process.exit(0)),
+      () =>
+        flushed(telemetry.shutdown()).then((done) => {
+          if (!done) app.logger.warn(`telemetry did not flush within ${FLUSH_WAIT_MS / 1000} s; its unsent spans and metrics are dropped`);
+          process.exit(0);
+        }),
       (e: unknown) => {
         app.logger.error({ err: e }, "shutdown failed");
         process.exit(1);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createServer, type AddressInfo } from "node:net";
 import { Writable } from "node:stream";
 import { describe, test } from "node:test";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
@@ -88,6 +89,27 @@ routes:
     assert.equal(sent, `00-${callerTrace}-${hops[2]?.spanId}-01`, "the upstream call carries the attempt's trace context");
     await fake.close();
     await receiver.close();
+  });
+
+  test("a collector that takes connections but never answers does not hold up shutdown", async () => {
+    const sink = createServer((s) => s.on("data", () => undefined));
+    await new Promise<void>((resolve) => sink.listen(0, "127.0.0.1", resolve));
+    const p = await spawnGateway({ env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(sink.address() as AddressInfo).port}` } });
+    try {
+      const res = await fetch(`${p.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "sim/steady", messages: [{ role: "user", content: "x" }] }) });
+      assert.equal(res.status, 200);
+      const started = performance.now();
+      p.child.kill("SIGTERM");
+      const warned = p.line(/telemetry did not flush within 3 s/);
+      assert.equal(await p.exit, 0);
+      const ms = performance.now() - started;
+      // OTLP's own export timeout is 10 s; the exit waits for the flush at most 3 s.
+      assert.ok(ms < 8000, `exit took ${ms.toFixed(0)} ms`);
+      assert.match(await warned, /"level":40/);
+    } finally {
+      p.child.kill("SIGKILL");
+      sink.close();
+    }
   });
 
   test("without an OTLP endpoint the caller's traceparent and baggage still reach the upstream, and none is invented", async () => {
