@@ -10,6 +10,9 @@ import { invalidRequest } from "../errors.ts";
 
 const validator = createValidator();
 
+/** Image.url's limit (see chat.proto). */
+const MAX_IMAGE_URL_CHARS = 10_000_000;
+
 /** Throws INVALID_REQUEST for the first problem found. */
 export function validateRequest(req: CompleteRequest): void {
   const result = validator.validate(CompleteRequestSchema, req);
@@ -40,6 +43,11 @@ export function validateRequest(req: CompleteRequest): void {
     m.content.forEach((p, j) => {
       if (p.part.case === "image" && m.role !== Role.USER) {
         throw invalidRequest(`messages[${i}].content[${j}].image`, "images are accepted in user messages only");
+      }
+      // The proto's documented limit, checked here in O(1): UTF-16 units are
+      // at least as many as code points, so a URL within it is within.
+      if (p.part.case === "image" && p.part.value.source.case === "url" && p.part.value.source.value.length > MAX_IMAGE_URL_CHARS) {
+        throw invalidRequest(`messages[${i}].content[${j}].image.url`, `is over ${MAX_IMAGE_URL_CHARS} characters; send a smaller image (over gRPC, its bytes can go in image.data)`);
       }
       if (p.part.case === "image" && p.part.value.source.case === "data" && !p.part.value.mediaType) {
         throw invalidRequest(`messages[${i}].content[${j}].image.media_type`, 'inline image data needs a media_type such as "image/png"');

@@ -116,6 +116,26 @@ describe("OpenAI-compatible API, driven by the official openai SDK", () => {
     }
   });
 
+  test("an image as a data: URL of megabytes is served; one over 10,000,000 characters is refused, naming the field", async () => {
+    const big = await startApp(SIM_CONFIG.replace("server: { drain_timeout: 2s }", "server: { drain_timeout: 2s, max_request_bytes: 24000000 }"));
+    try {
+      const ask = (chars: number) =>
+        fetch(`${big.url}/v1/chat/completions`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ model: "sim/echo", messages: [{ role: "user", content: [{ type: "text", text: "what is this" }, { type: "image_url", image_url: { url: `data:image/png;base64,${"A".repeat(chars - 22)}` } }] }] }),
+        });
+      assert.equal((await ask(9_999_999)).status, 200);
+      const over = await ask(10_000_001);
+      assert.equal(over.status, 400);
+      const err = ((await over.json()) as { error: { message: string; param: string } }).error;
+      assert.equal(err.param, "messages[0].content[1].image.url");
+      assert.match(err.message, /is over 10000000 characters; send a smaller image/);
+    } finally {
+      await big.close();
+    }
+  });
+
   test("a chain exhausted by 429s is a RateLimitError with retry-after", async () => {
     const err = await client.chat.completions.create({ model: "exhausted", messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
     assert.ok(err instanceof OpenAI.RateLimitError, String(err));

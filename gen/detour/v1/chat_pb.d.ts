@@ -211,7 +211,9 @@ export declare type Image = Message$1<"detour.v1.Image"> & {
    */
   source: {
     /**
-     * An https URL or a data: URL.
+     * An https URL or a data: URL; at most 10,000,000 characters. (Checked
+     * by the gateway, not as a protovalidate rule: that counts the code
+     * points of a multi-megabyte data: URL one by one on every request.)
      *
      * @generated from field: string url = 1;
      */
