@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pkg, unbundle, where, type CallFrame } from "./frames.ts";
-import { closedLoop, plainCall, type Column } from "./measure.ts";
+import { closedLoop, plainCall, type Column, type Scenario } from "./measure.ts";
 import { startDetour, startPrinting, stop, type Proc } from "./procs.ts";
 import { detourConfig } from "./report.ts";
 
@@ -20,6 +20,8 @@ const LOAD_MS = Number(process.env["BENCH_LOAD_MS"] ?? 4000);
 /** SHAPE=unary or SHAPE=stream profiles that shape alone (the bench's CPU row is unary); both by default. */
 const SHAPE = process.env["SHAPE"] ?? "both";
 if (!["unary", "stream", "both"].includes(SHAPE)) throw new Error(`SHAPE=${SHAPE}: use unary, stream or both`);
+/** SCENARIO=fail-503 (or another of the bench's) profiles a failover on every request; default ok. */
+const SCENARIO = (process.env["SCENARIO"] ?? "ok") as Scenario;
 
 interface Node {
   id: number;
@@ -88,12 +90,12 @@ async function profileOne(name: string, dir: string, start: () => Promise<Proc>)
   const col: Column = { name, port: proc.port, call: plainCall };
   try {
     process.stderr.write(`profile ${name}: warming up, then ${SHAPE === "both" ? `${LOAD_MS} ms unary and ${LOAD_MS} ms streamed` : `${LOAD_MS} ms ${SHAPE}`}, 50 connections…\n`);
-    await closedLoop(col, 50, 2000);
-    await closedLoop(col, 50, 2000, true);
+    await closedLoop(col, 50, 2000, false, SCENARIO);
+    await closedLoop(col, 50, 2000, true, SCENARIO);
     // Both clocks are the system's monotonic clock: V8 stamps samples in µs of it.
     const from = Number(process.hrtime.bigint() / 1000n);
-    const unary = SHAPE === "stream" ? { ok: 0 } : await closedLoop(col, 50, LOAD_MS);
-    const streamed = SHAPE === "unary" ? { ok: 0 } : await closedLoop(col, 50, LOAD_MS, true);
+    const unary = SHAPE === "stream" ? { ok: 0 } : await closedLoop(col, 50, LOAD_MS, false, SCENARIO);
+    const streamed = SHAPE === "unary" ? { ok: 0 } : await closedLoop(col, 50, LOAD_MS, true, SCENARIO);
     proc.child.kill("SIGINT");
     await once(proc.child, "exit");
     const file = (await readdir(dir)).find((f) => f.endsWith(".cpuprofile"));

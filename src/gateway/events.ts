@@ -4,17 +4,17 @@
  * the unary path folds it into a CompleteResponse, the OpenAI handler maps it
  * to SSE chunks.
  *
- * The events of every request (started, content and tool-call deltas, usage, done)
+ * The events of every request (started, content and tool-call deltas, usage, hop, done)
  * are written as typed literals rather than through create(): create() walks
  * the schema on each call, several times the cost, and the generated types
  * make a literal that misses a field a compile error. A test checks that each
  * equals what create() makes.
  */
-import { create } from "@bufbuild/protobuf";
-import type { CommitPolicy } from "../../gen/detour/v1/chat_pb.js";
+import { CommitPolicy } from "../../gen/detour/v1/chat_pb.js";
 import {
   StreamCompleteResponseSchema,
   type Done,
+  type Hop,
   type StreamCompleteResponse,
 } from "../../gen/detour/v1/gateway_pb.js";
 import type { Attempt, Cost, FinishReason, TargetRef, Usage } from "../../gen/detour/v1/result_pb.js";
@@ -51,9 +51,11 @@ export interface HopInit {
   keptToolCallIds?: string[];
 }
 
-/** The gateway moved from one target to another. */
+/** The gateway moved from one target to another (on every failover: a literal too). */
 export function hopEvent(init: HopInit): GatewayEvent {
-  return create(StreamCompleteResponseSchema, { event: { case: "hop", value: init } });
+  const { from, to, reason, attemptIndex, rewind = false, policy = CommitPolicy.UNSPECIFIED, deliveredChars = 0, keptToolCallIds = [] } = init;
+  const value: Hop = { $typeName: "detour.v1.Hop", from, to, reason, rewind, policy, deliveredChars, keptToolCallIds, attemptIndex };
+  return { $typeName: TYPE, event: { case: "hop", value } };
 }
 
 /** The answering attempt's usage. */

@@ -3,11 +3,11 @@ import { test } from "node:test";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { StreamCompleteResponseSchema } from "../../gen/detour/v1/gateway_pb.js";
-import { MessageSchema, Role } from "../../gen/detour/v1/chat_pb.js";
+import { CommitPolicy, MessageSchema, Role } from "../../gen/detour/v1/chat_pb.js";
 import { AttemptOutcome, AttemptSchema, CompleteResponseSchema, CostSchema, Decision, FinishReason, TargetRefSchema, UsageSchema } from "../../gen/detour/v1/result_pb.js";
 import { attemptRecord, newAttempt } from "../../src/gateway/attempt.js";
 import { collectResponse } from "../../src/gateway/collect.js";
-import { contentEvent, doneEvent, startedEvent, toolCallEvent, usageEvent } from "../../src/gateway/events.js";
+import { contentEvent, doneEvent, hopEvent, startedEvent, toolCallEvent, usageEvent } from "../../src/gateway/events.js";
 import { durationOf, newCost, newTargetRef, newUsage, timestampOf } from "../../src/literals.js";
 import { GatewayError } from "../../src/errors.js";
 import type { PlannedTarget } from "../../src/gateway/plan.js";
@@ -26,6 +26,13 @@ test("the stream events built as literals equal what create() builds", () => {
   same(contentEvent("héllo"), create(StreamCompleteResponseSchema, { event: { case: "content", value: { text: "héllo" } } }));
   same(usageEvent(newUsage({ inputTokens: 3 })), create(StreamCompleteResponseSchema, { event: { case: "usage", value: { inputTokens: 3 } } }));
   same(toolCallEvent(2, "call_1", "f", "{}"), create(StreamCompleteResponseSchema, { event: { case: "toolCall", value: { index: 2, id: "call_1", name: "f", arguments: "{}" } } }));
+  const to = create(TargetRefSchema, { provider: "q", model: "n" });
+  for (const init of [
+    { from: ref, to, reason: "UPSTREAM_UNAVAILABLE", attemptIndex: 1 },
+    { from: ref, to, reason: "STREAM_DROPPED", attemptIndex: 2, rewind: true, policy: CommitPolicy.CONTINUE, deliveredChars: 10, keptToolCallIds: ["call_1"] },
+  ]) {
+    same(hopEvent(init), create(StreamCompleteResponseSchema, { event: { case: "hop", value: init } }));
+  }
   const cost = create(CostSchema, { answerUsd: 1, totalUsd: 1 });
   const usage = create(UsageSchema, { inputTokens: 3, outputTokens: 4 });
   for (const u of [usage, undefined]) {
