@@ -112,8 +112,8 @@ export async function* runAttempt(run: AttemptRun, ctx: AttemptContext): AsyncGe
     }
   };
 
-  // Set once the upstream's stream ended on its own: nothing is left to cancel,
-  // and aborting anyway costs an error and a stack trace on every call.
+  // Set once the upstream's stream ended on its own, or failed: nothing is
+  // left to cancel, and aborting anyway costs an error and an abort event.
   let drained = false;
   try {
     const events = ctx.provider.stream({
@@ -149,6 +149,9 @@ export async function* runAttempt(run: AttemptRun, ctx: AttemptContext): AsyncGe
     }
     drained = true;
   } catch (e) {
+    // Not aborted: the provider's generator threw, so it has ended and its
+    // call with it (a failed hop, on every failover): nothing to cancel.
+    if (!ctl.signal.aborted) drained = true;
     run.failure = ctl.signal.aborted ? toGatewayError(ctl.signal.reason) : withHop(toGatewayError(e), run);
     throw run.failure;
   } finally {
