@@ -59,6 +59,19 @@ export function checkReferences(config: Config): string[] {
       if (!routes.has(r)) problems.push(`keys[${i}].routes[${j}]: no route named "${r}"`);
     });
   });
+  // URLs are used only when a call is made or a connection opened: a bad
+  // one must stop the config here, not crash the start or fail every call.
+  config.providers.forEach((p, i) => {
+    if (p.kind.case !== "openai" && p.kind.case !== "anthropic" && p.kind.case !== "gemini") return;
+    const url = p.kind.value.baseUrl;
+    if (url !== "" && !hasScheme(url, ["http:", "https:"])) {
+      problems.push(`providers[${i}].${p.kind.case}.base_url: "${url}" is not an http:// or https:// URL; use the API's base, such as ${EXAMPLE_BASE[p.kind.case]}, or leave it out for that default`);
+    }
+  });
+  const redisUrl = config.idempotency?.redisUrl ?? "";
+  if (redisUrl !== "" && !hasScheme(redisUrl, ["redis:", "rediss:"])) {
+    problems.push(`idempotency.redis_url: "${redisUrl}" is not a Redis URL; use redis://host:6379/0 (rediss:// for TLS), or leave it out to keep records in memory`);
+  }
   // Durations pass the proto pattern already; this catches the odd case the
   // pattern allows but the parser rejects, so nothing fails later at runtime.
   for (const [path, text] of durationFields(config)) {
@@ -86,4 +99,17 @@ function* durationFields(config: Config): Generator<[string, string]> {
       yield [`routes[${i}].targets[${j}].inter_token_timeout`, t.interTokenTimeout];
     }
   }
+}
+
+/** The documented default of each vendor's base_url, as the example in errors. */
+const EXAMPLE_BASE = {
+  openai: "https://api.openai.com/v1",
+  anthropic: "https://api.anthropic.com",
+  gemini: "https://generativelanguage.googleapis.com/v1beta",
+} as const;
+
+/** True when `text` parses as a URL with a host and one of `schemes`. */
+function hasScheme(text: string, schemes: readonly string[]): boolean {
+  const u = URL.parse(text);
+  return u !== null && schemes.includes(u.protocol) && u.host !== "";
 }

@@ -37,6 +37,24 @@ describe("config loading", () => {
     assert.equal(flaky?.case, "simulated");
   });
 
+  test("a base_url or redis_url that is not a URL of its kind is refused at load, naming the field and the fix", () => {
+    const got = problems(`providers:
+  - { name: o, openai: { base_url: "not a url" } }
+  - { name: a, anthropic: { base_url: "ftp://api.example.com" } }
+  - { name: g, gemini: { base_url: "https://generativelanguage.googleapis.com/v1beta" } }
+  - { name: l, openai: { base_url: "http://localhost:11434/v1" } }
+idempotency: { redis_url: "localhost:6379" }
+`);
+    assert.deepEqual(got, [
+      'providers[0].openai.base_url: "not a url" is not an http:// or https:// URL; use the API\'s base, such as https://api.openai.com/v1, or leave it out for that default',
+      'providers[1].anthropic.base_url: "ftp://api.example.com" is not an http:// or https:// URL; use the API\'s base, such as https://api.anthropic.com, or leave it out for that default',
+      'idempotency.redis_url: "localhost:6379" is not a Redis URL; use redis://host:6379/0 (rediss:// for TLS), or leave it out to keep records in memory',
+    ]);
+    for (const url of ["redis://redis:6379/0", "rediss://user:pw@cache.internal:6380"]) {
+      assert.equal(parseConfig(`idempotency: { redis_url: "${url}" }`, "ok.yaml").idempotency?.redisUrl, url);
+    }
+  });
+
   test("snake_case and camelCase keys and short enum names are accepted", () => {
     const config = parseConfig(
       `${PROVIDERS}
