@@ -82,7 +82,14 @@ async function main(): Promise<void> {
   };
   withFlags(loaded.config);
   const telemetry = await startTelemetry();
-  const app = buildApp(loaded.config, { telemetry });
+  let app;
+  try {
+    app = buildApp(loaded.config, { telemetry });
+  } catch (e) {
+    // A value only read when the app is built (an API key's file or variable).
+    if (e instanceof ConfigError) fail(e.message);
+    throw e;
+  }
   const addr = await app.listen(port, values.host ?? (process.env["HOST"] || undefined));
   const routes = app.gateway.routes().map((r) => r.route);
   if (!app.auth.enabled) {

@@ -11,19 +11,11 @@ import { parseDocument } from "yaml";
 import { ConfigSchema, type Config } from "../../gen/detour/v1/config_pb.js";
 import { addAutoProviders } from "./auto-providers.ts";
 import { checkReferences } from "./references.ts";
+import { ConfigError } from "./error.ts";
+
+export { ConfigError };
 import { normalizeForMessage } from "./normalize.ts";
 
-/** A config that cannot be used, with every problem found. */
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
-  readonly source: string;
-  readonly problems: readonly string[];
-  constructor(source: string, problems: readonly string[]) {
-    super(`invalid config ${source}:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
-    this.source = source;
-    this.problems = problems;
-  }
-}
 
 const validator = createValidator();
 

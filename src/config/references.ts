@@ -67,6 +67,12 @@ export function checkReferences(config: Config): string[] {
     if (url !== "" && !hasScheme(url, ["http:", "https:"])) {
       problems.push(`providers[${i}].${p.kind.case}.base_url: "${url}" is not an http:// or https:// URL; use the API's base, such as ${EXAMPLE_BASE[p.kind.case]}, or leave it out for that default`);
     }
+    // Sent on every call: a bad one would fail each call, not the config.
+    for (const [name, value] of Object.entries(p.kind.value.headers)) {
+      const path = `providers[${i}].${p.kind.case}.headers["${name}"]`;
+      if (!HEADER_NAME.test(name)) problems.push(`${path}: not a valid HTTP header name; use letters, digits and !#$%&'*+-.^_\`|~ only`);
+      else if (/[\r\n\0]/.test(value)) problems.push(`${path}: the value contains a line break or NUL, which a header cannot carry`);
+    }
   });
   const redisUrl = config.idempotency?.redisUrl ?? "";
   if (redisUrl !== "" && !hasScheme(redisUrl, ["redis:", "rediss:"])) {
@@ -100,6 +106,9 @@ function* durationFields(config: Config): Generator<[string, string]> {
     }
   }
 }
+
+/** An HTTP header name: a token (RFC 9110, section 5.1). */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** The documented default of each vendor's base_url, as the example in errors. */
 const EXAMPLE_BASE = {

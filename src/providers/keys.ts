@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { ApiKey } from "../../gen/detour/v1/config_pb.js";
+import { ConfigError } from "../config/error.ts";
 
 /** Resolves a configured key, or the first of `defaults` set in the environment. */
 export function resolveKey(
@@ -16,7 +17,7 @@ export function resolveKey(
   switch (key?.source.case) {
     case "env": {
       const v = env[key.source.value];
-      if (!v) throw new Error(`providers: "${provider}" reads its key from $${key.source.value}, which is not set`);
+      if (!v) throw new ConfigError(`provider "${provider}"`, [`api_key.env: $${key.source.value} is not set; set it in the gateway's environment, or name the variable that holds the key`]);
       return v.trim();
     }
     case "file":
@@ -24,7 +25,7 @@ export function resolveKey(
         return readFileSync(key.source.value, "utf8").trim();
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code ?? "error";
-        throw new Error(`providers: "${provider}" cannot read its key file (${code}): check api_key.file`);
+        throw new ConfigError(`provider "${provider}"`, [`api_key.file: cannot read "${key.source.value}" (${code}); check the path, or mount the key file there`]);
       }
     default:
       for (const name of defaults) if (env[name]) return env[name]?.trim();

@@ -37,7 +37,7 @@ describe("config loading", () => {
     assert.equal(flaky?.case, "simulated");
   });
 
-  test("a base_url or redis_url that is not a URL of its kind is refused at load, naming the field and the fix", () => {
+  test("a base_url, redis_url or extra header that could never be sent is refused at load, naming the field and the fix", () => {
     const got = problems(`providers:
   - { name: o, openai: { base_url: "not a url" } }
   - { name: a, anthropic: { base_url: "ftp://api.example.com" } }
@@ -49,6 +49,10 @@ idempotency: { redis_url: "localhost:6379" }
       'providers[0].openai.base_url: "not a url" is not an http:// or https:// URL; use the API\'s base, such as https://api.openai.com/v1, or leave it out for that default',
       'providers[1].anthropic.base_url: "ftp://api.example.com" is not an http:// or https:// URL; use the API\'s base, such as https://api.anthropic.com, or leave it out for that default',
       'idempotency.redis_url: "localhost:6379" is not a Redis URL; use redis://host:6379/0 (rediss:// for TLS), or leave it out to keep records in memory',
+    ]);
+    assert.deepEqual(problems(`providers: [{ name: o, openai: { headers: { "bad header": "x", "x-ok": "a\\nb", "anthropic-beta": "tools-2024" } } }]`), [
+      `providers[0].openai.headers["bad header"]: not a valid HTTP header name; use letters, digits and !#$%&'*+-.^_\`|~ only`,
+      'providers[0].openai.headers["x-ok"]: the value contains a line break or NUL, which a header cannot carry',
     ]);
     for (const url of ["redis://redis:6379/0", "rediss://user:pw@cache.internal:6380"]) {
       assert.equal(parseConfig(`idempotency: { redis_url: "${url}" }`, "ok.yaml").idempotency?.redisUrl, url);

@@ -84,6 +84,19 @@ describe("SIGTERM drains in-flight calls", () => {
     assert.match(stderr, /invalid config .*bad\.yaml:\n {2}- routes\[0\]\.targets\[0\]\.model: no provider named "nowhere"/);
   });
 
+  test("an API key file that cannot be read stops startup the same way: the field, the path and the fix, no stack trace", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "detour-bad-"));
+    const file = join(dir, "keyless.yaml");
+    await writeFile(file, `providers: [{ name: o, openai: { api_key: { file: "${join(dir, "missing-key")}" } } }]\n`);
+    const child = spawn(process.execPath, ["--import", "tsx", MAIN, "--config", file], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+    const [code] = await once(child, "exit");
+    assert.equal(code, 2);
+    assert.match(stderr, /invalid config provider "o":\n {2}- api_key\.file: cannot read ".*missing-key" \(ENOENT\); check the path, or mount the key file there/);
+    assert.doesNotMatch(stderr, /\n\s+at /, "no stack trace");
+  });
+
   test("a bad flag says what is wrong and shows usage", async () => {
     const child = spawn(process.execPath, ["--import", "tsx", MAIN, "--port", "eighty"], { stdio: ["ignore", "pipe", "pipe"] });
     let stderr = "";
