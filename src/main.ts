@@ -38,6 +38,20 @@ function flushed(flush: Promise<void>): Promise<boolean> {
   ]).finally(() => clearTimeout(timer));
 }
 
+/** Why the port could not be opened, and what to do about it. */
+function listenProblem(e: unknown, host: string | undefined, port: number | undefined): string {
+  const code = (e as NodeJS.ErrnoException).code ?? "";
+  const where = `${host || "0.0.0.0"}:${port ?? 8080}`;
+  const fix: Record<string, string> = {
+    EADDRINUSE: "the address is already in use: stop what holds it, or choose another --port (or server.port)",
+    EACCES: "permission denied: ports below 1024 need privileges; choose a port from 1024 up",
+    EADDRNOTAVAIL: "this machine has no such address: use one of its own, or 0.0.0.0 for all",
+    ENOTFOUND: "the host name does not resolve: use an address, or a name this machine can resolve",
+    EAI_AGAIN: "the host name could not be resolved just now: use an address, or retry",
+  };
+  return `cannot listen on ${where}: ${fix[code] ?? (e instanceof Error ? e.message : String(e))}${code ? ` (${code})` : ""}`;
+}
+
 function fail(message: string): never {
   process.stderr.write(`${message}\n`);
   process.exit(2);
@@ -90,7 +104,8 @@ async function main(): Promise<void> {
     if (e instanceof ConfigError) fail(e.message);
     throw e;
   }
-  const addr = await app.listen(port, values.host ?? (process.env["HOST"] || undefined));
+  const host = values.host ?? (process.env["HOST"] || undefined);
+  const addr = await app.listen(port, host).catch((e: unknown) => fail(listenProblem(e, host ?? loaded.config.server?.host, port ?? (loaded.config.server?.port || undefined))));
   const routes = app.gateway.routes().map((r) => r.route);
   if (!app.auth.enabled) {
     app.logger.warn(

@@ -4,6 +4,7 @@ import { once } from "node:events";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createServer, type AddressInfo } from "node:net";
 import { describe, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
@@ -95,6 +96,23 @@ describe("SIGTERM drains in-flight calls", () => {
     assert.equal(code, 2);
     assert.match(stderr, /invalid config provider "o":\n {2}- api_key\.file: cannot read ".*missing-key" \(ENOENT\); check the path, or mount the key file there/);
     assert.doesNotMatch(stderr, /\n\s+at /, "no stack trace");
+  });
+
+  test("a port already in use stops startup with the address and the fix, no stack trace", async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, "127.0.0.1", resolve));
+    const port = (holder.address() as AddressInfo).port;
+    try {
+      const child = spawn(process.execPath, ["--import", "tsx", MAIN, "--port", String(port), "--host", "127.0.0.1"], { stdio: ["ignore", "pipe", "pipe"] });
+      let stderr = "";
+      child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+      const [code] = await once(child, "exit");
+      assert.equal(code, 2);
+      assert.match(stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: the address is already in use: stop what holds it, or choose another --port \\(or server\\.port\\) \\(EADDRINUSE\\)`));
+      assert.doesNotMatch(stderr, /\n\s+at /, "no stack trace");
+    } finally {
+      holder.close();
+    }
   });
 
   test("a bad flag says what is wrong and shows usage", async () => {
