@@ -112,6 +112,12 @@ async function main(): Promise<void> {
       "NO GATEWAY KEYS ARE CONFIGURED: anyone who can reach this port can spend your providers' credits. Add keys (sha256 hashes) under 'keys:' in the config before exposing it.",
     );
   }
+  // Providers joined from API keys in the environment are in the config by now.
+  if (loaded.config.providers.length === 0) {
+    app.logger.warn(
+      `NO PROVIDERS: ${loaded.path} configures none and no provider key is set (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY…), so every request will fail with UNKNOWN_MODEL. Add providers to the config, or set a key.`,
+    );
+  }
   app.logger.info(
     { address: addr.address, port: addr.port, config: loaded.builtin ? "built-in (simulated models)" : loaded.path, routes },
     `Detour listening on http://${addr.address}:${addr.port}`,

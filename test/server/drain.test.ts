@@ -11,6 +11,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { GatewayService, StreamCompleteRequestSchema } from "../../gen/detour/v1/gateway_pb.js";
 import { Health, HealthCheckRequestSchema, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
+import { AUTO_PROVIDERS } from "../../src/config/auto-providers.js";
 import { spawnGateway } from "../helpers/process.js";
 import { userRequest } from "../helpers/requests.js";
 
@@ -113,6 +114,26 @@ describe("SIGTERM drains in-flight calls", () => {
     } finally {
       holder.close();
     }
+  });
+
+  test("a config with no providers, and no provider key in the environment, starts with a warning saying every request will fail", async () => {
+    const env = { ...process.env };
+    for (const auto of AUTO_PROVIDERS) for (const k of auto.env) delete env[k];
+    const dir = await mkdtemp(join(tmpdir(), "detour-empty-"));
+    const file = join(dir, "empty.yaml");
+    await writeFile(file, "");
+    const child = spawn(process.execPath, ["--import", "tsx", MAIN, "--config", file, "--port", "0", "--host", "127.0.0.1"], { stdio: ["ignore", "pipe", "pipe"], env });
+    let stdout = "";
+    const listening = new Promise<void>((resolve) =>
+      child.stdout.on("data", (b: Buffer) => {
+        stdout += b.toString();
+        if (stdout.includes("Detour listening")) resolve();
+      }),
+    );
+    await Promise.race([listening, once(child, "exit")]);
+    child.kill("SIGTERM");
+    await once(child, "exit");
+    assert.match(stdout, /"level":40,[^\n]*NO PROVIDERS: [^\n]*configures none and no provider key is set [^\n]*every request will fail with UNKNOWN_MODEL/);
   });
 
   test("a bad flag says what is wrong and shows usage", async () => {
