@@ -9,6 +9,7 @@ import { watch } from "node:fs";
 import { ConfigError, loadConfigFile } from "./config/load.ts";
 import { resolveConfig } from "./config/source.ts";
 import { startTelemetry } from "./telemetry/sdk.ts";
+import { settledWithin } from "./settled-within.ts";
 
 const USAGE = `Usage: detour [--config FILE] [--port N] [--host ADDR] [--dashboard]
        detour check --route NAME [--request FILE]   (see detour check --help)
@@ -25,18 +26,6 @@ const USAGE = `Usage: detour [--config FILE] [--port N] [--host ADDR] [--dashboa
  * would otherwise hold every shutdown that long, on top of the drain.
  */
 const FLUSH_WAIT_MS = 3000;
-
-/** True when `flush` settled within FLUSH_WAIT_MS. */
-function flushed(flush: Promise<void>): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    flush.then(
-      () => true,
-      () => true,
-    ),
-    new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), FLUSH_WAIT_MS))),
-  ]).finally(() => clearTimeout(timer));
-}
 
 /** Why the port could not be opened, and what to do about it. */
 function listenProblem(e: unknown, host: string | undefined, port: number | undefined): string {
@@ -147,7 +136,7 @@ async function main(): Promise<void> {
     app.logger.info({ signal }, "shutting down: draining in-flight calls");
     app.shutdown().then(
       () =>
-        flushed(telemetry.shutdown()).then((done) => {
+        settledWithin(telemetry.shutdown(), FLUSH_WAIT_MS).then((done) => {
           if (!done) app.logger.warn(`telemetry did not flush within ${FLUSH_WAIT_MS / 1000} s; its unsent spans and metrics are dropped`);
           process.exit(0);
         }),

@@ -18,6 +18,7 @@
 import type { RedisClientType } from "redis";
 import { GatewayError } from "./errors.ts";
 import { redisModule } from "./lazy-redis.ts";
+import { settledWithin } from "./settled-within.ts";
 
 /** The longest a connected Redis may take to answer one command. */
 export const COMMAND_TIMEOUT_MS = 1000;
@@ -72,14 +73,7 @@ function open(client: RedisClientType, what: string): RedisConn {
     async close() {
       if (!client.isOpen) return;
       if (!client.isReady) return client.destroy();
-      let wait: NodeJS.Timeout | undefined;
-      const quit = client.close().then(
-        () => true,
-        () => false,
-      );
-      const done = await Promise.race([quit, new Promise<false>((resolve) => (wait = setTimeout(() => resolve(false), CLOSE_WAIT_MS)))]);
-      clearTimeout(wait);
-      if (!done && client.isOpen) client.destroy();
+      if (!(await settledWithin(client.close(), CLOSE_WAIT_MS)) && client.isOpen) client.destroy();
     },
   };
 }

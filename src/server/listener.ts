@@ -11,6 +11,7 @@
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import http2, { type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from "node:http2";
 import net, { type AddressInfo, type Socket } from "node:net";
+import { settledWithin } from "../settled-within.ts";
 
 /** A request handler that serves both protocols. */
 export type NodeHandler = (
@@ -106,12 +107,8 @@ export function createListener(handler: NodeHandler, opts: ListenerOptions = {})
       // HTTP/1.1 connections with a call in flight close when it ends: the
       // handler sets "Connection: close" once draining (see http-routes.ts).
       const idle = allClosed(sockets);
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
-      const result = await Promise.race([Promise.all([closed, idle]).then(() => "done" as const), timedOut]);
-      clearTimeout(timer);
       let forced = 0;
-      if (result === "timeout") {
+      if (!(await settledWithin(Promise.all([closed, idle]), timeoutMs))) {
         forced = sockets.size;
         for (const s of sessions) s.destroy();
         for (const s of sockets) s.destroy();
