@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { connect } from "node:net";
 import { after, before, describe, test } from "node:test";
+import { gzipSync } from "node:zlib";
 import fc from "fast-check";
 import { SIM_CONFIG, startApp, type TestApp } from "../helpers/app.js";
 import { nestedArrays, nestedObjects } from "./json-paths.js";
@@ -161,10 +162,19 @@ describe("OpenAI HTTP API with hostile bodies", () => {
     await fc.assert(
       fc.asyncProperty(validChat, fc.nat(), async (chat, at) => {
         const text = JSON.stringify(chat);
-        assert.equal(assertError(await post(text.slice(0, at % text.length)), 400).message, "body: is not valid JSON");
+        assert.equal(assertError(await post(text.slice(0, 1 + (at % (text.length - 1)))), 400).message, "body: is not valid JSON");
       }),
       { seed: SEED, numRuns: 40 },
     );
+  });
+
+  test("an empty body, and a compressed one, are 400s saying so and what to send instead", async () => {
+    assert.equal(assertError(await post(""), 400).message, "body: is empty: send the chat request as a JSON object");
+    const chat = JSON.stringify({ model: "sim/fast", messages: [{ role: "user", content: "hi" }] });
+    const gz = assertError(await post(gzipSync(chat), { "content-type": "application/json", "content-encoding": "gzip" }), 400);
+    assert.equal(gz.message, 'content-encoding: "gzip" is not supported: send the body uncompressed');
+    assert.equal(gz.param, "content-encoding");
+    assert.equal((await post(chat, { "content-type": "application/json", "content-encoding": "identity" })).status, 200);
   });
 
   test("the body is read as JSON whatever the content-type says; a form body is a 400", async () => {

@@ -67,6 +67,10 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
  */
 async function readJsonBody(req: Req, res: Res, limit: number): Promise<unknown> {
   const tooLarge = () => new GatewayError("REQUEST_TOO_LARGE", `body: is over the limit of ${limit} bytes (server.max_request_bytes)`, { field: "body" });
+  const encoding = header(req, "content-encoding");
+  if (encoding !== undefined && encoding.toLowerCase() !== "identity") {
+    throw invalidRequest("content-encoding", `"${encoding}" is not supported: send the body uncompressed`);
+  }
   const declared = header(req, "content-length");
   if (Number(declared) > limit) throw tooLarge();
   let bytes: Buffer;
@@ -86,6 +90,7 @@ async function readJsonBody(req: Req, res: Res, limit: number): Promise<unknown>
     }
     bytes = Buffer.concat(chunks);
   }
+  if (bytes.length === 0) throw invalidRequest("body", "is empty: send the chat request as a JSON object");
   let text: string;
   try {
     text = utf8.decode(bytes);
