@@ -4,7 +4,7 @@
 import { parseArgs } from "node:util";
 import { create } from "@bufbuild/protobuf";
 import { ServerConfigSchema, type Config } from "../gen/detour/v1/config_pb.js";
-import { buildApp } from "./app.ts";
+import { buildApp, SERVER_DEFAULTS } from "./app.ts";
 import { watch } from "node:fs";
 import { ConfigError, loadConfigFile } from "./config/load.ts";
 import { resolveConfig } from "./config/source.ts";
@@ -30,7 +30,7 @@ const FLUSH_WAIT_MS = 3000;
 /** Why the port could not be opened, and what to do about it. */
 function listenProblem(e: unknown, host: string | undefined, port: number | undefined): string {
   const code = (e as NodeJS.ErrnoException).code ?? "";
-  const where = `${host || "0.0.0.0"}:${port ?? 8080}`;
+  const where = `${host || SERVER_DEFAULTS.host}:${port ?? SERVER_DEFAULTS.port}`;
   const fix: Record<string, string> = {
     EADDRINUSE: "the address is already in use: stop what holds it, or choose another --port (or server.port)",
     EACCES: "permission denied: ports below 1024 need privileges; choose a port from 1024 up",

@@ -7,6 +7,7 @@ import type { Config } from "../../gen/detour/v1/config_pb.js";
 import { REASONS } from "../errors.ts";
 import { parseDuration } from "./duration.ts";
 import { suggest } from "./normalize.ts";
+import { VENDOR_BASES } from "../providers/vendor-bases.ts";
 
 /** Returns a list of problems, each starting with its field path. */
 export function checkReferences(config: Config): string[] {
@@ -65,7 +66,7 @@ export function checkReferences(config: Config): string[] {
     if (p.kind.case !== "openai" && p.kind.case !== "anthropic" && p.kind.case !== "gemini") return;
     const url = p.kind.value.baseUrl;
     if (url !== "" && !hasScheme(url, ["http:", "https:"])) {
-      problems.push(`providers[${i}].${p.kind.case}.base_url: "${url}" is not an http:// or https:// URL; use the API's base, such as ${EXAMPLE_BASE[p.kind.case]}, or leave it out for that default`);
+      problems.push(`providers[${i}].${p.kind.case}.base_url: "${url}" is not an http:// or https:// URL; use the API's base, such as ${VENDOR_BASES[p.kind.case]}, or leave it out for that default`);
     }
     // Sent on every call: a bad one would fail each call, not the config.
     for (const [name, value] of Object.entries(p.kind.value.headers)) {
@@ -109,13 +110,6 @@ function* durationFields(config: Config): Generator<[string, string]> {
 
 /** An HTTP header name: a token (RFC 9110, section 5.1). */
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
-/** The documented default of each vendor's base_url, as the example in errors. */
-const EXAMPLE_BASE = {
-  openai: "https://api.openai.com/v1",
-  anthropic: "https://api.anthropic.com",
-  gemini: "https://generativelanguage.googleapis.com/v1beta",
-} as const;
 
 /** True when `text` parses as a URL with a host and one of `schemes`. */
 function hasScheme(text: string, schemes: readonly string[]): boolean {

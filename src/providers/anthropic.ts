@@ -14,9 +14,10 @@ import type { HttpProviderDeps } from "./openai.ts";
 import type { Provider, ProviderCall, ProviderEvent } from "./types.ts";
 import { isJsonResponse, postOrThrow, readJson, sseEvents } from "./upstream-call.ts";
 import { newTargetRef } from "../literals.ts";
+import { VENDOR_BASES } from "./vendor-bases.ts";
 
 /** The public Anthropic API. */
-export const ANTHROPIC_BASE_URL = "https://api.anthropic.com";
+const ANTHROPIC_BASE_URL = VENDOR_BASES.anthropic;
 
 /** The API version sent unless the config names another. */
 export const ANTHROPIC_VERSION = "2023-06-01";

@@ -14,9 +14,10 @@ import type { HttpProviderDeps } from "./openai.ts";
 import type { Provider, ProviderCall, ProviderEvent } from "./types.ts";
 import { isJsonResponse, postOrThrow, readJson, sseEvents } from "./upstream-call.ts";
 import { newTargetRef } from "../literals.ts";
+import { VENDOR_BASES } from "./vendor-bases.ts";
 
 /** The public Gemini API. */
-export const GEMINI_BASE_URL = "https://generativelanguage.googleapis.com/v1beta";
+const GEMINI_BASE_URL = VENDOR_BASES.gemini;
 
 /** Builds a Gemini provider. */
 export function createGeminiProvider(pc: ProviderConfig, cfg: GeminiProvider, deps: HttpProviderDeps = {}): Provider {

@@ -15,9 +15,10 @@ import { chunkEvents, completionEvents, openaiVendorError } from "./openai-respo
 import type { Provider, ProviderCall, ProviderEvent } from "./types.ts";
 import { isJsonResponse, postOrThrow, readJson, sseEvents } from "./upstream-call.ts";
 import { newTargetRef } from "../literals.ts";
+import { VENDOR_BASES } from "./vendor-bases.ts";
 
 /** The public OpenAI API. */
-export const OPENAI_BASE_URL = "https://api.openai.com/v1";
+const OPENAI_BASE_URL = VENDOR_BASES.openai;
 
 /** gen_ai.provider.name of the compatible vendors the conventions name. */
 const SYSTEMS: Record<string, string> = { mistral: "mistral_ai", groq: "groq", deepseek: "deepseek", xai: "x_ai", perplexity: "perplexity" };
