@@ -77,25 +77,32 @@ export async function interleaved(cols: readonly Column[], n: number, stream: bo
 }
 
 /**
- * How much longer `scenario` takes than "ok", p50 against p50, with the two
- * interleaved request by request so drift in the machine cancels out.
+ * How much longer `scenario` takes than "ok" at each column, p50 against p50:
+ * a pair (ok, then `scenario`) per column in turn, the order rotating, each
+ * column on its own keep-alive connection, so that drift in the machine
+ * cancels out of the difference and of the comparison between columns.
  */
-export async function beyondHealthy(col: Column, scenario: Scenario, n: number): Promise<number | string> {
-  const pool = new Pool(`http://127.0.0.1:${col.port}`, { connections: 1, headersTimeout: 10_000, bodyTimeout: 10_000 });
-  const ok: number[] = [];
-  const other: number[] = [];
-  let failed = 0;
+export async function beyondHealthy(cols: readonly Column[], scenario: Scenario, n: number): Promise<Map<string, number | string>> {
+  const pools = cols.map((c) => new Pool(`http://127.0.0.1:${c.port}`, { connections: 1, headersTimeout: 10_000, bodyTimeout: 10_000 }));
+  const runs = cols.map(() => ({ ok: [] as number[], other: [] as number[], failed: 0 }));
   try {
     for (let i = 0; i < n; i++) {
-      ok.push((await one(pool, col, "ok", false, performance.now())).total);
-      const r = await one(pool, col, scenario, false, performance.now());
-      if (r.status !== 200) failed++;
-      other.push(r.total);
+      for (let k = 0; k < cols.length; k++) {
+        const j = (i + k) % cols.length;
+        const run = runs[j]!;
+        run.ok.push((await one(pools[j]!, cols[j]!, "ok", false, performance.now())).total);
+        const r = await one(pools[j]!, cols[j]!, scenario, false, performance.now());
+        if (r.status !== 200) run.failed++;
+        run.other.push(r.total);
+      }
     }
   } finally {
-    await pool.close();
+    await Promise.all(pools.map((p) => p.close()));
   }
-  return failed > 0 ? `${failed} of ${n} failed` : pct(other, 50) - pct(ok, 50);
+  return new Map(cols.map((c, j) => {
+    const run = runs[j]!;
+    return [c.name, run.failed > 0 ? `${run.failed} of ${n} failed` : pct(run.other, 50) - pct(run.ok, 50)];
+  }));
 }
 
 /**
