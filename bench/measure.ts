@@ -109,8 +109,8 @@ export async function beyondHealthy(cols: readonly Column[], scenario: Scenario,
  * An open-loop load at a fixed rate: request i is due at t0 + i/rate and its
  * latency counts from then, so a stall shows up instead of slowing the load.
  */
-export async function fixedRate(col: Column, rate: number, ms: number): Promise<{ total: number[]; failed: number }> {
-  const pool = new Pool(`http://127.0.0.1:${col.port}`, { connections: 64, headersTimeout: 10_000, bodyTimeout: 10_000 });
+export async function fixedRate(col: Column, rate: number, ms: number, over?: Pool): Promise<{ total: number[]; failed: number }> {
+  const pool = over ?? ratePool(col);
   const n = Math.floor((rate * ms) / 1000);
   const start = performance.now() + 20;
   const total: number[] = [];
@@ -131,8 +131,13 @@ export async function fixedRate(col: Column, rate: number, ms: number): Promise<
     );
   }
   await Promise.all(runs);
-  await pool.close();
+  if (!over) await pool.close();
   return { total, failed };
+}
+
+/** The connections fixedRate loads `col` over, to keep across several runs. */
+export function ratePool(col: Column): Pool {
+  return new Pool(`http://127.0.0.1:${col.port}`, { connections: 64, headersTimeout: 10_000, bodyTimeout: 10_000 });
 }
 
 /** As many requests (of `scenario`) as `connections` keep-alive connections carry in `ms`. */

@@ -7,7 +7,7 @@
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { beyondHealthy, chatBody, closedLoop, plainCall, cutStream, fixedRate, interleaved, openStreams, pct, sequential, type Column, type Scenario } from "./measure.ts";
+import { beyondHealthy, chatBody, closedLoop, plainCall, cutStream, fixedRate, interleaved, openStreams, pct, ratePool, sequential, type Column, type Scenario } from "./measure.ts";
 import { procStats, startDetour, startPolling, startPrinting, stop, type Proc } from "./procs.ts";
 import { detourConfig, ROWS, table, type Results } from "./report.ts";
 
@@ -46,14 +46,11 @@ async function measure(col: Column, proc: Proc, full: boolean): Promise<Record<s
   // work (the sequential phases, once the warm-up, now run later, interleaved).
   await closedLoop(col, CONNECTIONS, 1000);
   await closedLoop(col, CONNECTIONS, 1000, true);
-  const rated = await fixedRate(col, RATE, LOAD_MS);
   const load = await loadSample(proc, col, LOAD_MS);
   const r: Record<string, number | string> = {
-    rate_p50_ms: pct(rated.total, 50),
-    rate_p99_ms: pct(rated.total, 99),
     rps: load.rps,
     streams_per_s: load.streams,
-    failed: rated.failed + load.failed,
+    failed: load.failed,
     cpu_us_per_req: load.cpu,
     rss_idle_mb: idle.rssMb,
   };
@@ -155,6 +152,36 @@ async function sequentialRounds(procs: Map<string, { proc: Proc; col: Column }>,
 }
 
 /**
+ * The latencies at a fixed RATE, in ROUNDS rounds of LOAD_MS / ROUNDS per
+ * column, the columns in turn (the order rotating), so that the baseline
+ * and each gateway are loaded in the same minutes; each column's p50 and
+ * p99 are over all its rounds' requests.
+ */
+async function rateRounds(procs: Map<string, { proc: Proc; col: Column }>, results: Results): Promise<void> {
+  const cols = [...procs.values()].map((p) => p.col);
+  const pools = cols.map(ratePool);
+  const totals = cols.map(() => [] as number[]);
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      process.stderr.write(`bench: ${RATE} req/s, round ${round + 1}/${ROUNDS}…\n`);
+      for (let k = 0; k < cols.length; k++) {
+        const j = (round + k) % cols.length;
+        const rated = await fixedRate(cols[j]!, RATE, LOAD_MS / ROUNDS, pools[j]);
+        totals[j]!.push(...rated.total);
+        const r = results[cols[j]!.name]!;
+        r["failed"] = (r["failed"] as number) + rated.failed;
+      }
+    }
+  } finally {
+    await Promise.all(pools.map((p) => p.close()));
+  }
+  cols.forEach((c, j) => {
+    results[c.name]!["rate_p50_ms"] = pct(totals[j]!, 50);
+    results[c.name]!["rate_p99_ms"] = pct(totals[j]!, 99);
+  });
+}
+
+/**
  * This machine's speed drifts from minute to minute, which skews a ratio of
  * two columns measured a minute apart. So throughput, CPU per request and
  * streamed completions are measured again in ROUNDS rounds that alternate
@@ -235,6 +262,7 @@ async function main(): Promise<void> {
       results[name] = await measure(column(proc), proc, name !== "direct");
     }
     await sequentialRounds(procs, results);
+    await rateRounds(procs, results);
     await throughputRounds(procs, results);
   } finally {
     for (const { proc } of procs.values()) if (proc !== mock) await stop(proc);
