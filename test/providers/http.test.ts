@@ -139,6 +139,38 @@ describe("upstream HTTP: a call cancelled or cut", () => {
     }
   });
 
+  test("cancelled before any answer (a latency threshold passed): the caller hears at once, the upstream's connection is closed, the next call goes out", async () => {
+    let calls = 0;
+    let closed = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      if (calls++ === 0) {
+        req.socket.on("close", () => closed++);
+        return; // hangs: never answers
+      }
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/chat/completions`;
+    const http = createUpstreamHttp(undefined);
+    try {
+      const ctl = new AbortController();
+      const hung = http.post(url, {}, {}, ctl.signal);
+      const why = new Error("no first token within ttft_timeout 50ms");
+      setTimeout(() => ctl.abort(why), 50);
+      await assert.rejects(hung, (e) => e === why);
+      const next = await http.post(url, {}, {}, new AbortController().signal);
+      assert.equal(await next.text(), "{}");
+      for (let i = 0; i < 100 && closed === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(closed, 1, "the hung call's connection was closed");
+    } finally {
+      server.closeAllConnections();
+      await http.close();
+      server.close();
+    }
+  });
+
   test("cancelled mid-body, the reader gets the reason", async () => {
     const up = await upstream((res) => {
       res.writeHead(200, { "content-type": "text/event-stream" });
