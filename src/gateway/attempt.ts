@@ -16,6 +16,7 @@ import {
 import { GatewayError, toGatewayError } from "../errors.ts";
 import { durationOf, timestampOf } from "../literals.ts";
 import type { Provider, ProviderEvent } from "../providers/types.ts";
+import { onTime } from "./on-time.ts";
 import type { PlannedTarget } from "./plan.ts";
 
 /** The state of one attempt, read by the loop after it ends. */
@@ -95,10 +96,7 @@ export async function* runAttempt(run: AttemptRun, ctx: AttemptContext): AsyncGe
   timers.push(setTimeout(() => abort(timeout()), Math.max(0, end - ctx.now())));
   const ttftTimer =
     target.ttftTimeoutMs > 0 && !ctx.hedged
-      ? setTimeout(
-          () => abort(new GatewayError("TTFT_TIMEOUT", `no first token within ttft_timeout ${target.ttftTimeoutMs}ms`, { hop })),
-          target.ttftTimeoutMs,
-        )
+      ? onTime(target.ttftTimeoutMs, () => abort(new GatewayError("TTFT_TIMEOUT", `no first token within ttft_timeout ${target.ttftTimeoutMs}ms`, { hop })))
       : undefined;
   let gapTimer: NodeJS.Timeout | undefined;
   const armGap = () => {
@@ -133,7 +131,7 @@ export async function* runAttempt(run: AttemptRun, ctx: AttemptContext): AsyncGe
       if (ev.type === "text" || ev.type === "tool_call") {
         if (run.firstTokenAt === undefined) {
           run.firstTokenAt = ctx.now();
-          clearTimeout(ttftTimer);
+          ttftTimer?.cancel();
         }
         armGap();
       } else if (ev.type === "usage") {
@@ -149,7 +147,7 @@ export async function* runAttempt(run: AttemptRun, ctx: AttemptContext): AsyncGe
     }
     drained = true;
   } catch (e) {
-    // Not aborted: the provider's generator threw, so it has ended and its
+
     // call with it (a failed hop, on every failover): nothing to cancel.
     if (!ctl.signal.aborted) drained = true;
     run.failure = ctl.signal.aborted ? toGatewayError(ctl.signal.reason) : withHop(toGatewayError(e), run);
@@ -157,7 +155,7 @@ export async function* runAttempt(run: AttemptRun, ctx: AttemptContext): AsyncGe
   } finally {
     run.endedAt = ctx.now();
     for (const t of timers) clearTimeout(t);
-    clearTimeout(ttftTimer);
+    ttftTimer?.cancel();
     if (gapTimer) clearTimeout(gapTimer);
     ctx.signal.removeEventListener("abort", onCallerAbort);
     // Ends the upstream call if the attempt stops early for any reason,

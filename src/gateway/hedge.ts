@@ -7,6 +7,7 @@
  * the other simply carries on.
  */
 import type { ProviderEvent } from "../providers/types.ts";
+import { onTime, type OnTime } from "./on-time.ts";
 
 /** A started attempt the race can read from and cancel. */
 export interface Contender<T> {
@@ -48,8 +49,8 @@ export async function* hedged<T>(
   onLoser: (loser: T, failure: unknown) => void,
   state: HedgeState<T>,
 ): AsyncGenerator<ProviderEvent> {
-  let timer: NodeJS.Timeout | undefined;
-  const fired = new Promise<"timer">((resolve) => (timer = setTimeout(() => resolve("timer"), afterMs)));
+  let timer: OnTime | undefined;
+  const fired = new Promise<"timer">((resolve) => (timer = onTime(afterMs, () => resolve("timer"))));
   const held = new Map<Contender<T>, ProviderEvent[]>([[first, []]]);
   let pending = new Map<Contender<T>, Promise<Pull<T>>>([[first, pull(first)]]);
   let second: Contender<T> | undefined;
@@ -103,7 +104,7 @@ export async function* hedged<T>(
       pending.set(r.who, pull(r.who));
     }
   } finally {
-    clearTimeout(timer);
+    timer?.cancel();
     for (const c of pending.keys()) c.cancel();
     pending = new Map();
     // Ends the winner's upstream call too if the consumer stopped early.
