@@ -106,6 +106,46 @@ export async function beyondHealthy(cols: readonly Column[], scenario: Scenario,
 }
 
 /**
+ * How much longer a hung first target makes a request than a healthy answer,
+ * p50 against p50. A hang leaves every process on the path (client, gateway,
+ * upstream) idle for the threshold, and on this VM a process woken from
+ * 20–100 ms of idle answers slower: direct to the mock 0.41–0.47 ms back to
+ * back, 0.89–1.39 after the pause; the floor proxy 1.39–1.44 and 2.24–2.72
+ * (.scratch/cold.ts). So the healthy answer the hang is set against comes
+ * after a pause as long as the threshold (`paused`); the difference from a
+ * healthy answer sent straight after the previous one is kept too (`warm`).
+ */
+export async function hangBeyondHealthy(cols: readonly Column[], scenario: Scenario, n: number, pauseMs: number): Promise<Map<string, { paused: number | string; warm: number | string }>> {
+  const pools = cols.map((c) => new Pool(`http://127.0.0.1:${c.port}`, { connections: 1, headersTimeout: 10_000, bodyTimeout: 10_000 }));
+  const runs = cols.map(() => ({ warm: [] as number[], paused: [] as number[], hung: [] as number[], failed: 0 }));
+  try {
+    for (let i = 0; i < n; i++) {
+      for (let k = 0; k < cols.length; k++) {
+        const j = (i + k) % cols.length;
+        const [pool, col, run] = [pools[j]!, cols[j]!, runs[j]!];
+        // Not timed: the first request after a hang may open a new upstream
+        // connection (undici's pool hands it to the client whose socket the
+        // hang's abort closed).
+        await one(pool, col, "ok", false, performance.now());
+        await new Promise((resolve) => setTimeout(resolve, pauseMs));
+        run.paused.push((await one(pool, col, "ok", false, performance.now())).total);
+        run.warm.push((await one(pool, col, "ok", false, performance.now())).total);
+        const r = await one(pool, col, scenario, false, performance.now());
+        if (r.status !== 200) run.failed++;
+        run.hung.push(r.total);
+      }
+    }
+  } finally {
+    await Promise.all(pools.map((p) => p.close()));
+  }
+  return new Map(cols.map((c, j): [string, { paused: number | string; warm: number | string }] => {
+    const run = runs[j]!;
+    if (run.failed > 0) return [c.name, { paused: `${run.failed} of ${n} failed`, warm: `${run.failed} of ${n} failed` }];
+    return [c.name, { paused: pct(run.hung, 50) - pct(run.paused, 50), warm: pct(run.hung, 50) - pct(run.warm, 50) }];
+  }));
+}
+
+/**
  * An open-loop load at a fixed rate: request i is due at t0 + i/rate and its
  * latency counts from then, so a stall shows up instead of slowing the load.
  */

@@ -7,7 +7,7 @@
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { beyondHealthy, chatBody, closedLoop, plainCall, cutStream, fixedRate, interleaved, openStreams, pct, ratePool, sequential, type Column, type Scenario } from "./measure.ts";
+import { beyondHealthy, chatBody, hangBeyondHealthy, closedLoop, plainCall, cutStream, fixedRate, interleaved, openStreams, pct, ratePool, sequential, type Column, type Scenario } from "./measure.ts";
 import { procStats, startDetour, startPolling, startPrinting, stop, type Proc } from "./procs.ts";
 import { detourConfig, ROWS, table, type Results } from "./report.ts";
 
@@ -58,9 +58,6 @@ async function measure(col: Column, proc: Proc, full: boolean): Promise<Record<s
   // Peak RSS with STREAMS slow streams open on top of everything before.
   const open = await openStreams(col, STREAMS);
   await open.close();
-  // The floor has no latency threshold: against a hanging upstream it hangs
-  // too. (503 and 429 are timed in sequentialRounds, beside the others.)
-  r["failover_hang_ms"] = col.name === "floor" ? "waits as long as the client" : (await beyondHealthy([col], "hang", 10)).get(col.name)!;
   r["cut_stream"] = await cutStream(col);
   r["rss_peak_mb"] = (await procStats(pid)).hwmMb;
   return r;
@@ -148,6 +145,23 @@ async function sequentialRounds(procs: Map<string, { proc: Proc; col: Column }>,
     for (const f of ["fail-503", "fail-429"] as const) {
       for (const [name, ms] of await beyondHealthy(gateways, f, 300)) results[name]![`failover_${f}_ms`] = ms;
     }
+  }
+}
+
+/**
+ * The failover from a hung first target (a 100 ms threshold), the gateways
+ * that have one in turn. The floor has no latency threshold: against a
+ * hanging upstream it hangs too.
+ */
+async function hangRounds(procs: Map<string, { proc: Proc; col: Column }>, results: Results): Promise<void> {
+  const cols = [...procs.values()].map((p) => p.col).filter((c) => c.name !== "direct" && c.name !== "floor");
+  process.stderr.write(`bench: hang, ${cols.map((c) => c.name).join(", ")} in turn…\n`);
+  if (results["floor"]) results["floor"]["failover_hang_over_ms"] = "waits as long as the client";
+  for (const [name, hang] of await hangBeyondHealthy(cols, "hang", 12, 100)) {
+    const r = results[name]!;
+    r["failover_hang_ms"] = hang.paused;
+    r["failover_hang_over_ms"] = typeof hang.paused === "number" ? hang.paused - 100 : hang.paused;
+    r["failover_hang_warm_over_ms"] = typeof hang.warm === "number" ? hang.warm - 100 : hang.warm;
   }
 }
 
@@ -262,6 +276,7 @@ async function main(): Promise<void> {
       results[name] = await measure(column(proc), proc, name !== "direct");
     }
     await sequentialRounds(procs, results);
+    await hangRounds(procs, results);
     await rateRounds(procs, results);
     await throughputRounds(procs, results);
   } finally {
