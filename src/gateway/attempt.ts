@@ -147,7 +147,7 @@ export async function* runAttempt(run: AttemptRun, ctx: AttemptContext): AsyncGe
     }
     drained = true;
   } catch (e) {
-
+    // Not aborted: the provider's generator threw, so it has ended and its
     // call with it (a failed hop, on every failover): nothing to cancel.
     if (!ctl.signal.aborted) drained = true;
     run.failure = ctl.signal.aborted ? toGatewayError(ctl.signal.reason) : withHop(toGatewayError(e), run);
