@@ -19,6 +19,8 @@ const CONNECTIONS = 50;
 const RATE = 500;
 const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 5);
 const ROUND_MS = 1500;
+/** The hang row's latency threshold (Detour's is ttft_timeout in report.ts's config), and the pause before its healthy answer. */
+const HANG_MS = 100;
 /** Columns that answer too slowly to share the fast columns' sequential rotation (see sequentialRounds). */
 const SLOW = new Set(["portkey"]);
 
@@ -27,7 +29,7 @@ function portkeyCall(upstream: string) {
   const configs: Partial<Record<Scenario, object>> = {
     "fail-503": { strategy: { mode: "fallback" }, targets: [target("fail-503"), target("ok")] },
     "fail-429": { strategy: { mode: "fallback" }, targets: [target("fail-429"), target("ok")] },
-    hang: { strategy: { mode: "fallback" }, targets: [target("hang", { request_timeout: 100 }), target("ok")] },
+    hang: { strategy: { mode: "fallback" }, targets: [target("hang", { request_timeout: HANG_MS }), target("ok")] },
   };
   return (scenario: Scenario, stream: boolean) => ({
     path: "/v1/chat/completions",
@@ -157,11 +159,11 @@ async function hangRounds(procs: Map<string, { proc: Proc; col: Column }>, resul
   const cols = [...procs.values()].map((p) => p.col).filter((c) => c.name !== "direct" && c.name !== "floor");
   process.stderr.write(`bench: hang, ${cols.map((c) => c.name).join(", ")} in turn…\n`);
   if (results["floor"]) results["floor"]["failover_hang_over_ms"] = "waits as long as the client";
-  for (const [name, hang] of await hangBeyondHealthy(cols, "hang", 12, 100)) {
+  for (const [name, hang] of await hangBeyondHealthy(cols, "hang", 12, HANG_MS)) {
     const r = results[name]!;
     r["failover_hang_ms"] = hang.paused;
-    r["failover_hang_over_ms"] = typeof hang.paused === "number" ? hang.paused - 100 : hang.paused;
-    r["failover_hang_warm_over_ms"] = typeof hang.warm === "number" ? hang.warm - 100 : hang.warm;
+    r["failover_hang_over_ms"] = typeof hang.paused === "number" ? hang.paused - HANG_MS : hang.paused;
+    r["failover_hang_warm_over_ms"] = typeof hang.warm === "number" ? hang.warm - HANG_MS : hang.warm;
   }
 }
 
