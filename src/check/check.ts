@@ -59,11 +59,13 @@ export async function checkRoute(plan: Plan, probe: CompleteRequest, providers: 
     let finish = FinishReason.UNSPECIFIED;
     try {
       const signal = AbortSignal.timeout(timeoutMs);
-      for await (const ev of provider.stream({ request, model: t.ref.model, signal, deadline: started + timeoutMs, requestId: "" })) {
-        if ((ev.type === "text" || ev.type === "tool_call") && ttft === undefined) ttft = now() - started;
-        if (ev.type === "text") text += ev.text;
-        if (ev.type === "tool_call" && ev.id) calls++;
-        if (ev.type === "finish") finish = ev.reason;
+      for await (const batch of provider.stream({ request, model: t.ref.model, signal, deadline: started + timeoutMs, requestId: "" })) {
+        for (const ev of batch) {
+          if ((ev.type === "text" || ev.type === "tool_call") && ttft === undefined) ttft = now() - started;
+          if (ev.type === "text") text += ev.text;
+          if (ev.type === "tool_call" && ev.id) calls++;
+          if (ev.type === "finish") finish = ev.reason;
+        }
       }
       const notes = [`finish ${FINISH[finish] ?? "unknown"}`];
       let ok = true;

@@ -70,10 +70,10 @@ export function newAttempt(target: PlannedTarget, index: number, retry: number, 
 }
 
 /**
- * Runs the attempt, yielding the provider's output events. Throws the
- * attempt's GatewayError on failure (also stored on `run.failure`).
+ * Runs the attempt, yielding the provider's output events in its batches.
+ * Throws the attempt's GatewayError on failure (also stored on `run.failure`).
  */
-export async function* runAttempt(run: AttemptRun, ctx: AttemptContext): AsyncGenerator<ProviderEvent> {
+export async function* runAttempt(run: AttemptRun, ctx: AttemptContext): AsyncGenerator<readonly ProviderEvent[]> {
   const { target } = run;
   const ctl = new AbortController();
   const abort = (e: GatewayError) => {
@@ -126,20 +126,22 @@ export async function* runAttempt(run: AttemptRun, ctx: AttemptContext): AsyncGe
       // which is far cheaper to carry than dozens of SSE chunks.
       stream: !ctx.buffered || ctx.hedged === true || target.ttftTimeoutMs > 0 || target.interTokenTimeoutMs > 0,
     });
-    for await (const ev of events) {
+    for await (const batch of events) {
       if (ctl.signal.aborted) throw ctl.signal.reason;
-      if (ev.type === "text" || ev.type === "tool_call") {
+      let tokens = false;
+      for (const ev of batch) {
+        if (ev.type === "text" || ev.type === "tool_call") tokens = true;
+        else if (ev.type === "usage") run.usage = ev.usage;
+        else if (ev.type === "finish") run.finish = ev.reason;
+      }
+      if (tokens) {
         if (run.firstTokenAt === undefined) {
           run.firstTokenAt = ctx.now();
           ttftTimer?.cancel();
         }
         armGap();
-      } else if (ev.type === "usage") {
-        run.usage = ev.usage;
-      } else if (ev.type === "finish") {
-        run.finish = ev.reason;
       }
-      yield ev;
+      yield batch;
     }
     if (ctl.signal.aborted) throw ctl.signal.reason;
     if (run.finish === FinishReason.UNSPECIFIED) {

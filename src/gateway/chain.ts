@@ -193,7 +193,7 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
         const ctx = { provider, request: requestFor(ongoing, target), requestId: input.requestId, signal: input.signal, deadline: input.deadline, sliceEnd, now: deps.now, trace: withSpan(input.trace, span), buffered: input.buffered };
         const rival = next;
         const hedge = retry === 0 && plan.hedging && target.ttftTimeoutMs > 0 && rival !== undefined;
-        const source: AsyncIterable<ProviderEvent> = hedge
+        const source: AsyncIterable<readonly ProviderEvent[]> = hedge
           ? hedged<Live>(
               { tag: first, events: runAttempt(run, { ...ctx, hedged: true }), cancel: () => first.run.abort?.(hedgeLost(first.run.target)) },
               target.ttftTimeoutMs,
@@ -202,14 +202,14 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
               race,
             )
           : runAttempt(run, ctx);
-        for await (const ev of source) {
+        for await (const batch of source) {
           if (race.winner && race.winner !== first && !announced) {
             announced = true;
             const from = target.ref;
             follow();
             yield hopEvent({ from, to: target.ref, reason: "TTFT_TIMEOUT", attemptIndex: first.run.index });
           }
-          for (const out of guard.filter(ev)) {
+          for (const ev of batch) for (const out of guard.filter(ev)) {
             const gev = toEvent(out);
             if (!gev) continue;
             if (input.buffered) {

@@ -12,7 +12,7 @@ import { onTime, type OnTime } from "./on-time.ts";
 /** A started attempt the race can read from and cancel. */
 export interface Contender<T> {
   readonly tag: T;
-  readonly events: AsyncIterator<ProviderEvent>;
+  readonly events: AsyncIterator<readonly ProviderEvent[]>;
   /**
    * Stops the contender's upstream call. A pending read cannot be ended with
    * return(), which waits for that read: the abort makes it settle.
@@ -26,7 +26,7 @@ export interface HedgeState<T> {
   winner: T | undefined;
 }
 
-type Pull<T> = { who: Contender<T>; result: IteratorResult<ProviderEvent> } | { who: Contender<T>; error: unknown };
+type Pull<T> = { who: Contender<T>; result: IteratorResult<readonly ProviderEvent[]> } | { who: Contender<T>; error: unknown };
 
 function pull<T>(c: Contender<T>): Promise<Pull<T>> {
   return c.events.next().then(
@@ -35,12 +35,12 @@ function pull<T>(c: Contender<T>): Promise<Pull<T>> {
   );
 }
 
-const isToken = (e: ProviderEvent) => e.type === "text" || e.type === "tool_call";
+const hasToken = (batch: readonly ProviderEvent[]) => batch.some((e) => e.type === "text" || e.type === "tool_call");
 
 /**
- * Yields the first contender's events; after `afterMs` without a token,
- * starts the second (via `startSecond`, which may decline) and yields the
- * events of whichever produces a token first.
+ * Yields the first contender's batches of events; after `afterMs` without a
+ * token, starts the second (via `startSecond`, which may decline) and yields
+ * the batches of whichever produces a token first.
  */
 export async function* hedged<T>(
   first: Contender<T>,
@@ -48,10 +48,10 @@ export async function* hedged<T>(
   startSecond: () => Contender<T> | undefined,
   onLoser: (loser: T, failure: unknown) => void,
   state: HedgeState<T>,
-): AsyncGenerator<ProviderEvent> {
+): AsyncGenerator<readonly ProviderEvent[]> {
   let timer: OnTime | undefined;
   const fired = new Promise<"timer">((resolve) => (timer = onTime(afterMs, () => resolve("timer"))));
-  const held = new Map<Contender<T>, ProviderEvent[]>([[first, []]]);
+  const held = new Map<Contender<T>, (readonly ProviderEvent[])[]>([[first, []]]);
   let pending = new Map<Contender<T>, Promise<Pull<T>>>([[first, pull(first)]]);
   let second: Contender<T> | undefined;
   let current: Contender<T> | undefined;
@@ -83,7 +83,7 @@ export async function* hedged<T>(
         current = rivals[0];
         continue;
       }
-      if (r.result.done || isToken(r.result.value)) {
+      if (r.result.done || hasToken(r.result.value)) {
         state.winner = r.who.tag;
         current = r.who;
         for (const loser of rivals) {

@@ -71,70 +71,87 @@ function usageOf(input: Obj, outputTokens: number): Usage {
   });
 }
 
-/** Turns the Messages event stream into events; throws if it ends before message_stop. */
-export async function* messageEvents(events: AsyncIterable<readonly SseEvent[]>, hop: TargetRef, provider: string): AsyncGenerator<ProviderEvent> {
+/**
+ * Turns the Messages event stream into events, a batch per batch of SSE
+ * events; throws if it ends before message_stop (after the events decoded
+ * before it).
+ */
+export async function* messageEvents(events: AsyncIterable<readonly SseEvent[]>, hop: TargetRef, provider: string): AsyncGenerator<ProviderEvent[]> {
   let inputUsage: Obj = {};
   let outputTokens = 0;
   let finish: FinishReason | undefined;
   const toolIndex = new Map<number, number>();
-  for await (const batch of events) for (const ev of batch) {
-    let data: Obj | undefined;
-    try {
-      data = obj(JSON.parse(ev.data));
-    } catch {
-      throw new GatewayError("MALFORMED_RESPONSE", "the upstream sent an event that is not JSON", { hop, upstreamStatus: 200 });
-    }
-    if (!data) continue;
-    switch (str(data, "type") ?? ev.event) {
-      case "message_start": {
-        const usage = obj(obj(data["message"])?.["usage"]) ?? {};
-        inputUsage = usage;
-        outputTokens = num(usage["output_tokens"]);
-        break;
-      }
-      case "content_block_start": {
-        const block = obj(data["content_block"]);
-        if (str(block, "type") === "tool_use") {
-          const index = toolIndex.size;
-          toolIndex.set(num(data["index"]), index);
-          yield { type: "tool_call", index, id: str(block, "id") ?? "", name: str(block, "name") ?? "", arguments: "" };
-        } else if (str(block, "type") === "text" && str(block, "text")) {
-          yield { type: "text", text: str(block, "text") ?? "" };
+  let out: ProviderEvent[] = [];
+  try {
+    for await (const batch of events) {
+      for (const ev of batch) {
+        let data: Obj | undefined;
+        try {
+          data = obj(JSON.parse(ev.data));
+        } catch {
+          throw new GatewayError("MALFORMED_RESPONSE", "the upstream sent an event that is not JSON", { hop, upstreamStatus: 200 });
         }
-        break;
-      }
-      case "content_block_delta": {
-        const delta = obj(data["delta"]);
-        const kind = str(delta, "type");
-        if (kind === "text_delta") {
-          const t = str(delta, "text");
-          if (t) yield { type: "text", text: t };
-        } else if (kind === "input_json_delta") {
-          const index = toolIndex.get(num(data["index"]));
-          const part = str(delta, "partial_json") ?? "";
-          if (index !== undefined && part !== "") yield { type: "tool_call", index, arguments: part };
+        if (!data) continue;
+        switch (str(data, "type") ?? ev.event) {
+          case "message_start": {
+            const usage = obj(obj(data["message"])?.["usage"]) ?? {};
+            inputUsage = usage;
+            outputTokens = num(usage["output_tokens"]);
+            break;
+          }
+          case "content_block_start": {
+            const block = obj(data["content_block"]);
+            if (str(block, "type") === "tool_use") {
+              const index = toolIndex.size;
+              toolIndex.set(num(data["index"]), index);
+              out.push({ type: "tool_call", index, id: str(block, "id") ?? "", name: str(block, "name") ?? "", arguments: "" });
+            } else if (str(block, "type") === "text" && str(block, "text")) {
+              out.push({ type: "text", text: str(block, "text") ?? "" });
+            }
+            break;
+          }
+          case "content_block_delta": {
+            const delta = obj(data["delta"]);
+            const kind = str(delta, "type");
+            if (kind === "text_delta") {
+              const t = str(delta, "text");
+              if (t) out.push({ type: "text", text: t });
+            } else if (kind === "input_json_delta") {
+              const index = toolIndex.get(num(data["index"]));
+              const part = str(delta, "partial_json") ?? "";
+              if (index !== undefined && part !== "") out.push({ type: "tool_call", index, arguments: part });
+            }
+            break;
+          }
+          case "message_delta": {
+            finish = stopReason(obj(data["delta"])?.["stop_reason"]) ?? finish;
+            const usage = obj(data["usage"]);
+            if (usage && usage["output_tokens"] !== undefined) outputTokens = num(usage["output_tokens"]);
+            break;
+          }
+          case "message_stop":
+            out.push({ type: "usage", usage: usageOf(inputUsage, outputTokens) });
+            out.push({ type: "finish", reason: finish ?? FinishReason.STOP });
+            yield out;
+            return;
+          case "error": {
+            const type = str(obj(data["error"]), "type") ?? "api_error";
+            const status = STATUS_OF_TYPE[type] ?? 500;
+            throw upstreamError(provider, hop, anthropicVendorError(status, data), {});
+          }
+          default:
+            // ping, content_block_stop, and event types added later.
+            break;
         }
-        break;
       }
-      case "message_delta": {
-        finish = stopReason(obj(data["delta"])?.["stop_reason"]) ?? finish;
-        const usage = obj(data["usage"]);
-        if (usage && usage["output_tokens"] !== undefined) outputTokens = num(usage["output_tokens"]);
-        break;
+      if (out.length > 0) {
+        yield out;
+        out = [];
       }
-      case "message_stop":
-        yield { type: "usage", usage: usageOf(inputUsage, outputTokens) };
-        yield { type: "finish", reason: finish ?? FinishReason.STOP };
-        return;
-      case "error": {
-        const type = str(obj(data["error"]), "type") ?? "api_error";
-        const status = STATUS_OF_TYPE[type] ?? 500;
-        throw upstreamError(provider, hop, anthropicVendorError(status, data), {});
-      }
-      default:
-        // ping, content_block_stop, and event types added later.
-        break;
     }
+  } catch (e) {
+    if (out.length > 0) yield out;
+    throw e;
   }
   throw new GatewayError("STREAM_DROPPED", "the upstream stream ended before message_stop", { hop, upstreamStatus: 200 });
 }

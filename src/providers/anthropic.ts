@@ -41,7 +41,7 @@ export function createAnthropicProvider(pc: ProviderConfig, cfg: AnthropicProvid
     else headers["authorization"] = `Bearer ${key}`;
   }
 
-  async function* stream(call: ProviderCall): AsyncGenerator<ProviderEvent> {
+  async function* stream(call: ProviderCall): AsyncGenerator<readonly ProviderEvent[]> {
     const hop = newTargetRef(name, call.model);
     const maxTokens = catalog.describe(call.model)?.capabilities.maxOutputTokens || FALLBACK_MAX_TOKENS;
     const res = await postOrThrow({
@@ -56,7 +56,7 @@ export function createAnthropicProvider(pc: ProviderConfig, cfg: AnthropicProvid
       vendorError: anthropicVendorError,
     });
     if (isJsonResponse(res)) {
-      for (const ev of wholeMessageEvents(await readJson(res, hop, call.signal), hop)) yield ev;
+      yield [...wholeMessageEvents(await readJson(res, hop, call.signal), hop)];
       return;
     }
     yield* messageEvents(sseEvents(res, hop, call.signal), hop, name);

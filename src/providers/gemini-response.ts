@@ -91,24 +91,37 @@ function createReader(hop: TargetRef) {
   };
 }
 
-/** Turns the alt=sse stream into events. */
-export async function* streamEvents(events: AsyncIterable<readonly SseEvent[]>, hop: TargetRef): AsyncGenerator<ProviderEvent> {
+/** Turns the alt=sse stream into events, a batch per batch of SSE events (those decoded before a failure, before it). */
+export async function* streamEvents(events: AsyncIterable<readonly SseEvent[]>, hop: TargetRef): AsyncGenerator<ProviderEvent[]> {
   const reader = createReader(hop);
-  for await (const batch of events) for (const ev of batch) {
-    let body: Obj | undefined;
-    try {
-      body = obj(JSON.parse(ev.data));
-    } catch {
-      throw new GatewayError("MALFORMED_RESPONSE", "the upstream sent an event that is not JSON", { hop, upstreamStatus: 200 });
+  let out: ProviderEvent[] = [];
+  try {
+    for await (const batch of events) {
+      for (const ev of batch) {
+        let body: Obj | undefined;
+        try {
+          body = obj(JSON.parse(ev.data));
+        } catch {
+          throw new GatewayError("MALFORMED_RESPONSE", "the upstream sent an event that is not JSON", { hop, upstreamStatus: 200 });
+        }
+        if (!body) continue;
+        if (body["error"] !== undefined) {
+          const ve = geminiVendorError(num(obj(body["error"])?.["code"]) || 500, body);
+          throw new GatewayError("UPSTREAM_ERROR", `Gemini reported an error mid-stream (${ve.code ?? "unknown"})`, { hop, upstreamStatus: 200 });
+        }
+        for (const e of reader.read(body)) out.push(e);
+      }
+      if (out.length > 0) {
+        yield out;
+        out = [];
+      }
     }
-    if (!body) continue;
-    if (body["error"] !== undefined) {
-      const ve = geminiVendorError(num(obj(body["error"])?.["code"]) || 500, body);
-      throw new GatewayError("UPSTREAM_ERROR", `Gemini reported an error mid-stream (${ve.code ?? "unknown"})`, { hop, upstreamStatus: 200 });
-    }
-    for (const ev of reader.read(body)) yield ev;
+    for (const e of reader.end()) out.push(e);
+  } catch (e) {
+    if (out.length > 0) yield out;
+    throw e;
   }
-  for (const ev of reader.end()) yield ev;
+  if (out.length > 0) yield out;
 }
 
 /** Turns a whole GenerateContentResponse into events. */

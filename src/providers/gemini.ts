@@ -29,7 +29,7 @@ export function createGeminiProvider(pc: ProviderConfig, cfg: GeminiProvider, de
   const headers: Record<string, string> = { ...cfg.headers };
   if (key) headers["x-goog-api-key"] = key;
 
-  async function* stream(call: ProviderCall): AsyncGenerator<ProviderEvent> {
+  async function* stream(call: ProviderCall): AsyncGenerator<readonly ProviderEvent[]> {
     const hop = newTargetRef(name, call.model);
     const model = call.model.startsWith("models/") ? call.model : `models/${call.model}`;
     const res = await postOrThrow({
@@ -44,7 +44,7 @@ export function createGeminiProvider(pc: ProviderConfig, cfg: GeminiProvider, de
       vendorError: geminiVendorError,
     });
     if (isJsonResponse(res)) {
-      for (const ev of wholeResponseEvents(await readJson(res, hop, call.signal), hop)) yield ev;
+      yield [...wholeResponseEvents(await readJson(res, hop, call.signal), hop)];
       return;
     }
     yield* streamEvents(sseEvents(res, hop, call.signal), hop);

@@ -60,53 +60,76 @@ function malformed(hop: TargetRef, what: string): GatewayError {
   return new GatewayError("MALFORMED_RESPONSE", `the upstream sent ${what}`, { hop, upstreamStatus: 200 });
 }
 
-/** Turns the SSE stream of chunks into events; throws if it ends before a finish. */
-export async function* chunkEvents(events: AsyncIterable<readonly SseEvent[]>, hop: TargetRef, provider: string): AsyncGenerator<ProviderEvent> {
+/**
+ * Turns the SSE stream of chunks into events, a batch per batch of chunks;
+ * throws if it ends before a finish (after the events decoded before it).
+ */
+export async function* chunkEvents(events: AsyncIterable<readonly SseEvent[]>, hop: TargetRef, provider: string): AsyncGenerator<ProviderEvent[]> {
   let finish: FinishReason | undefined;
-  read: for await (const batch of events) for (const ev of batch) {
-    if (ev.data === "[DONE]") break read;
-    let chunk: Obj | undefined;
-    try {
-      chunk = obj(JSON.parse(ev.data));
-    } catch {
-      throw malformed(hop, "a chunk that is not JSON");
-    }
-    if (!chunk) throw malformed(hop, "a chunk that is not a JSON object");
-    if (chunk["error"] !== undefined) {
-      const ve = openaiVendorError(num(obj(chunk["error"])?.["status"]) || 500, chunk);
-      throw new GatewayError(ve.contextLength ? "CONTEXT_LENGTH_EXCEEDED" : "UPSTREAM_ERROR", `${provider} reported an error mid-stream${ve.code ? ` (${ve.code})` : ""}`, { hop, upstreamStatus: 200 });
-    }
-    for (const c of arr(chunk["choices"])) {
-      const choice = obj(c);
-      if (!choice || num(choice["index"]) !== 0) continue;
-      const delta = obj(choice["delta"]);
-      const content = delta?.["content"];
-      if (typeof content === "string" && content !== "") yield { type: "text", text: content };
-      const refusal = delta?.["refusal"];
-      if (typeof refusal === "string" && refusal !== "") yield { type: "text", text: refusal };
-      for (const t of arr(delta?.["tool_calls"])) {
-        const tc = obj(t);
-        if (!tc) continue;
-        const fn = obj(tc["function"]);
-        const id = str(tc, "id");
-        const name = str(fn, "name");
-        yield {
-          type: "tool_call",
-          index: num(tc["index"]),
-          ...(id ? { id } : {}),
-          ...(name ? { name } : {}),
-          arguments: str(fn, "arguments") ?? "",
-        };
+  let out: ProviderEvent[] = [];
+  try {
+    read: for await (const batch of events) {
+      for (const ev of batch) {
+        if (ev.data === "[DONE]") break read;
+        finish = chunkInto(out, ev.data, hop, provider) ?? finish;
       }
-      finish = finishReason(choice["finish_reason"]) ?? finish;
+      if (out.length > 0) {
+        yield out;
+        out = [];
+      }
     }
-    const usage = obj(chunk["usage"]);
-    if (usage) yield { type: "usage", usage: openaiUsage(usage) };
+    if (finish === undefined) {
+      throw new GatewayError("STREAM_DROPPED", "the upstream stream ended before a finish reason", { hop, upstreamStatus: 200 });
+    }
+  } catch (e) {
+    if (out.length > 0) yield out;
+    throw e;
   }
-  if (finish === undefined) {
-    throw new GatewayError("STREAM_DROPPED", "the upstream stream ended before a finish reason", { hop, upstreamStatus: 200 });
+  out.push({ type: "finish", reason: finish });
+  yield out;
+}
+
+/** Adds the events of one chunk to `out`; returns its finish reason, if it has one. */
+function chunkInto(out: ProviderEvent[], data: string, hop: TargetRef, provider: string): FinishReason | undefined {
+  let chunk: Obj | undefined;
+  try {
+    chunk = obj(JSON.parse(data));
+  } catch {
+    throw malformed(hop, "a chunk that is not JSON");
   }
-  yield { type: "finish", reason: finish };
+  if (!chunk) throw malformed(hop, "a chunk that is not a JSON object");
+  if (chunk["error"] !== undefined) {
+    const ve = openaiVendorError(num(obj(chunk["error"])?.["status"]) || 500, chunk);
+    throw new GatewayError(ve.contextLength ? "CONTEXT_LENGTH_EXCEEDED" : "UPSTREAM_ERROR", `${provider} reported an error mid-stream${ve.code ? ` (${ve.code})` : ""}`, { hop, upstreamStatus: 200 });
+  }
+  let finish: FinishReason | undefined;
+  for (const c of arr(chunk["choices"])) {
+    const choice = obj(c);
+    if (!choice || num(choice["index"]) !== 0) continue;
+    const delta = obj(choice["delta"]);
+    const content = delta?.["content"];
+    if (typeof content === "string" && content !== "") out.push({ type: "text", text: content });
+    const refusal = delta?.["refusal"];
+    if (typeof refusal === "string" && refusal !== "") out.push({ type: "text", text: refusal });
+    for (const t of arr(delta?.["tool_calls"])) {
+      const tc = obj(t);
+      if (!tc) continue;
+      const fn = obj(tc["function"]);
+      const id = str(tc, "id");
+      const name = str(fn, "name");
+      out.push({
+        type: "tool_call",
+        index: num(tc["index"]),
+        ...(id ? { id } : {}),
+        ...(name ? { name } : {}),
+        arguments: str(fn, "arguments") ?? "",
+      });
+    }
+    finish = finishReason(choice["finish_reason"]) ?? finish;
+  }
+  const usage = obj(chunk["usage"]);
+  if (usage) out.push({ type: "usage", usage: openaiUsage(usage) });
+  return finish;
 }
 
 /** Turns a whole `chat.completion` into the same events a stream gives. */

@@ -58,7 +58,7 @@ export function createOpenAIProvider(pc: ProviderConfig, cfg: OpenAiProvider, de
     return { url, model };
   };
 
-  async function* stream(call: ProviderCall): AsyncGenerator<ProviderEvent> {
+  async function* stream(call: ProviderCall): AsyncGenerator<readonly ProviderEvent[]> {
     const hop = newTargetRef(name, call.model);
     const streaming = call.stream !== false && (catalog.describe(call.model)?.capabilities.streaming ?? true);
     const { url, model } = target(call.model);
@@ -76,7 +76,7 @@ export function createOpenAIProvider(pc: ProviderConfig, cfg: OpenAiProvider, de
     });
     // A server that ignores "stream": true answers JSON; accept it.
     if (!streaming || isJsonResponse(res)) {
-      for (const ev of completionEvents(await readJson(res, hop, call.signal), hop)) yield ev;
+      yield [...completionEvents(await readJson(res, hop, call.signal), hop)];
       return;
     }
     yield* chunkEvents(sseEvents(res, hop, call.signal), hop, name);

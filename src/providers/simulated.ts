@@ -18,7 +18,7 @@ import { CapabilitiesSchema, PricingSchema } from "../../gen/detour/v1/gateway_p
 import { FinishReason } from "../../gen/detour/v1/result_pb.js";
 import { GatewayError } from "../errors.ts";
 import { durationOr, formatDuration } from "../config/duration.ts";
-import type { ModelEntry, Provider, ProviderCall, ProviderEvent } from "./types.ts";
+import { oneByOne, type ModelEntry, type Provider, type ProviderCall, type ProviderEvent } from "./types.ts";
 import { newUsage } from "../literals.ts";
 
 /** Dependencies a test may replace. */
@@ -81,7 +81,7 @@ export function createSimulatedProvider(name: string, config: SimulatedProvider,
     stream(call) {
       const plan = plans.get(call.model);
       const fault = plan?.faults.find((f) => random() < f.rate);
-      return run(name, plan, fault, call);
+      return oneByOne(run(name, plan, fault, call));
     },
   };
 }

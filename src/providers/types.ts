@@ -1,8 +1,10 @@
 /**
  * The one interface every provider adapter implements: a canonical request in,
- * an async iterable of internal events out. The engine always reads upstream
- * as a stream, so unary calls take the same path. Failures are thrown as
- * GatewayError from the iterator.
+ * an async iterable of internal events out, in batches: the events of one
+ * upstream read together, so that a burst costs the engine one turn, not
+ * one per token. The engine always reads upstream as a stream, so unary calls
+ * take the same path. Failures are thrown as GatewayError from the iterator,
+ * after the batch of the events decoded before them.
  */
 import type { Context } from "@opentelemetry/api";
 import type { CompleteRequest } from "../../gen/detour/v1/chat_pb.js";
@@ -65,8 +67,13 @@ export interface Provider {
   models(): readonly ModelEntry[];
   /** What the catalog or config knows of a model; undefined if nothing. */
   describe(model: string): ModelEntry | undefined;
-  /** Starts a call; the iterable yields the answer's events. */
-  stream(call: ProviderCall): AsyncIterable<ProviderEvent>;
+  /** Starts a call; the iterable yields the answer's events, a non-empty batch at a time. */
+  stream(call: ProviderCall): AsyncIterable<readonly ProviderEvent[]>;
   /** Releases connection pools. */
   close?(): Promise<void>;
+}
+
+/** Events produced one at a time, as batches of one (for adapters that make their events themselves). */
+export async function* oneByOne(events: AsyncIterable<ProviderEvent>): AsyncGenerator<readonly ProviderEvent[]> {
+  for await (const ev of events) yield [ev];
 }

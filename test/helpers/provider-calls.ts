@@ -1,6 +1,7 @@
 /**
  * Runs one provider call and collects its events, for adapter tests.
  */
+import assert from "node:assert/strict";
 import type { CompleteRequest } from "../../gen/detour/v1/chat_pb.js";
 import { GatewayError } from "../../src/errors.js";
 import type { Provider, ProviderEvent } from "../../src/providers/types.js";
@@ -17,17 +18,20 @@ export interface Collected {
 /** Calls `provider` and collects everything it yields. */
 export async function collect(provider: Provider, request: CompleteRequest, model: string, signal = new AbortController().signal): Promise<Collected> {
   const out: Collected = { events: [], text: "", calls: [], finish: undefined, usage: undefined };
-  for await (const ev of provider.stream({ request, model, signal, deadline: Date.now() + 10_000, requestId: "req-1" })) {
-    out.events.push(ev);
-    if (ev.type === "text") out.text += ev.text;
-    if (ev.type === "tool_call") {
-      const call = (out.calls[ev.index] ??= { id: "", name: "", arguments: "" });
-      if (ev.id) call.id = ev.id;
-      if (ev.name) call.name = ev.name;
-      call.arguments += ev.arguments;
+  for await (const batch of provider.stream({ request, model, signal, deadline: Date.now() + 10_000, requestId: "req-1" })) {
+    assert.ok(batch.length > 0, "a batch is never empty");
+    for (const ev of batch) {
+      out.events.push(ev);
+      if (ev.type === "text") out.text += ev.text;
+      if (ev.type === "tool_call") {
+        const call = (out.calls[ev.index] ??= { id: "", name: "", arguments: "" });
+        if (ev.id) call.id = ev.id;
+        if (ev.name) call.name = ev.name;
+        call.arguments += ev.arguments;
+      }
+      if (ev.type === "finish") out.finish = ev.reason;
+      if (ev.type === "usage") out.usage = ev.usage;
     }
-    if (ev.type === "finish") out.finish = ev.reason;
-    if (ev.type === "usage") out.usage = ev.usage;
   }
   return out;
 }

@@ -4,7 +4,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { CapabilitiesSchema, PricingSchema } from "../../gen/detour/v1/gateway_pb.js";
-import type { Provider, ProviderCall, ProviderEvent } from "../../src/providers/types.js";
+import { oneByOne, type Provider, type ProviderCall, type ProviderEvent } from "../../src/providers/types.js";
 
 /** One recorded call. */
 export interface RecordedCall {
@@ -48,7 +48,7 @@ export function scriptedProvider(
         rec.aborted = true;
         waiters.shift()?.();
       });
-      return script(call);
+      return oneByOne(script(call));
     },
   };
 }
