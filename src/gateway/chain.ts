@@ -19,7 +19,7 @@ import type { Providers } from "../providers/registry.ts";
 import { attemptRecord, newAttempt, runAttempt, type AttemptRun } from "./attempt.ts";
 import type { PriceBook } from "./cost.ts";
 import { eligibleTargets, noCandidates, worstCaseCost } from "./eligibility.ts";
-import { contentEvent, hopEvent, startedEvent, toolCallEvent, type GatewayEvent } from "./events.ts";
+import { contentEvent, hopEvent, startedEvent, toolCallEvent, type GatewayBatch, type GatewayEvent } from "./events.ts";
 import { hedged, type Contender, type HedgeState } from "./hedge.ts";
 import { createToolCallGuard, deliver, delivered, deliveredText, newDelivery, resume } from "./commit.ts";
 import { CommitPolicy } from "../../gen/detour/v1/chat_pb.js";
@@ -59,8 +59,11 @@ export interface ChainDeps {
   readonly wait?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
-/** Runs the chain; yields events and ends with Done, or throws a GatewayError. */
-export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenerator<GatewayEvent> {
+/**
+ * Runs the chain; yields events in batches (those of one upstream read go
+ * together) and ends with Done, or throws a GatewayError.
+ */
+export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenerator<GatewayBatch> {
   const { plan, request } = input;
   const attempts: Attempt[] = [];
   const spanFor = (target: PlannedTarget, at: number): Span =>
@@ -90,7 +93,7 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
     if (attempts.length > 0) (attempts.at(-1) as Attempt).decision = Decision.FAIL;
     throw err;
   }
-  yield startedEvent(input.id, plan.route, first.ref);
+  yield [startedEvent(input.id, plan.route, first.ref)];
 
   const budget = deps.budget(plan.route || `direct:${first.id}`);
   const maxHops = Math.min(plan.maxHops, request.routing?.maxHops || Infinity);
@@ -168,7 +171,7 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
         run.failure = e as GatewayError;
         record(run, span, AttemptOutcome.SKIPPED, next ? Decision.FALLBACK : Decision.FAIL, 0);
         last = run.failure;
-        if (next) yield hopEvent({ from: target.ref, to: next.ref, reason: run.failure.reason, attemptIndex: run.index });
+        if (next) yield [hopEvent({ from: target.ref, to: next.ref, reason: run.failure.reason, attemptIndex: run.index })];
         break;
       }
       const provider = deps.providers.get(target.ref.provider);
@@ -203,11 +206,13 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
             )
           : runAttempt(run, ctx);
         for await (const batch of source) {
+          // What this batch hands on, yielded at once after it.
+          const outs: GatewayEvent[] = [];
           if (race.winner && race.winner !== first && !announced) {
             announced = true;
             const from = target.ref;
             follow();
-            yield hopEvent({ from, to: target.ref, reason: "TTFT_TIMEOUT", attemptIndex: first.run.index });
+            outs.push(hopEvent({ from, to: target.ref, reason: "TTFT_TIMEOUT", attemptIndex: first.run.index }));
           }
           for (const ev of batch) for (const out of guard.filter(ev)) {
             const gev = toEvent(out);
@@ -225,11 +230,12 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
             }
             for (const p of pendingOut) deliver(delivery, p);
             pendingOut.length = 0;
-            for (let i = 0; i < held.length; i++) yield held[i] as GatewayEvent;
+            for (let i = 0; i < held.length; i++) outs.push(held[i] as GatewayEvent);
             held.length = 0;
             deliver(delivery, out);
-            yield gev;
+            outs.push(gev);
           }
+          if (outs.length > 0) yield outs;
         }
         ended = true;
       } catch (e) {
@@ -271,7 +277,7 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
           // A Retry-After longer than the time left is not worth waiting for.
           if (deps.now() + pause < sliceEnd) {
             record(run, span, outcome, Decision.RETRY, cost, pause);
-            yield resumeOn(target);
+            yield [resumeOn(target)];
             if (pause > 0) await wait(pause, input.signal).catch(() => undefined);
             if (input.signal.aborted) throw finalError(new GatewayError("CANCELLED", "the caller cancelled the call"), attempts, input.id);
             continue;
@@ -282,7 +288,7 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
           throw finalError(failure, attempts, input.id, committed ? sent : undefined);
         }
         record(run, span, outcome, Decision.FALLBACK, cost);
-        yield resumeOn(next);
+        yield [resumeOn(next)];
         break;
       } finally {
         // The consumer stopped reading mid-attempt (its caller went away):
@@ -298,11 +304,9 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
       budget.onSuccess();
       const cost = deps.prices.cost(target.id, run.usage);
       record(run, span, AttemptOutcome.SUCCEEDED, Decision.RETURN, cost);
-      // for-of, not yield*: an async generator delegating to a sync iterable
-      // wraps it and awaits every element, an empty one included.
-      for (let i = 0; i < held.length; i++) yield held[i] as GatewayEvent;
-      held.length = 0;
-      for (const ev of successEvents(input.id, plan.route, run, attempts, cost, wasted)) yield ev;
+      // The output still held (a buffered call's whole answer), then Done, in one batch.
+      held.push(...successEvents(input.id, plan.route, run, attempts, cost, wasted));
+      yield held;
       return;
     }
   }

@@ -6,7 +6,7 @@ import { Role, type Message, type ToolCall } from "../../gen/detour/v1/chat_pb.j
 import type { CompleteResponse } from "../../gen/detour/v1/result_pb.js";
 import { GatewayError } from "../errors.ts";
 import { timestampOf } from "../literals.ts";
-import type { GatewayEvent } from "./events.ts";
+import type { GatewayBatch, GatewayEvent } from "./events.ts";
 
 /** The answer so far, event by event: text, tool calls, and whether it was replayed. */
 export interface AnswerFold {
@@ -70,9 +70,9 @@ class Fold implements AnswerFold {
 }
 
 /** Consumes the events and returns the whole answer; `onEvent` sees each first. */
-export async function collectResponse(events: AsyncIterable<GatewayEvent>, now: () => number = Date.now, onEvent?: (ev: GatewayEvent) => void): Promise<CompleteResponse> {
+export async function collectResponse(batches: AsyncIterable<GatewayBatch>, now: () => number = Date.now, onEvent?: (ev: GatewayEvent) => void): Promise<CompleteResponse> {
   const fold = foldAnswer();
-  for await (const ev of events) {
+  for await (const batch of batches) for (const ev of batch) {
     onEvent?.(ev);
     fold.add(ev);
     if (ev.event.case !== "done") continue;

@@ -22,6 +22,13 @@ import type { Attempt, Cost, FinishReason, TargetRef, Usage } from "../../gen/de
 /** The engine's output: one stream event. */
 export type GatewayEvent = StreamCompleteResponse;
 
+/**
+ * The engine's stream hands events on in batches, never empty: those of one
+ * upstream read together, so that a burst of tokens costs each layer one
+ * turn instead of one per token.
+ */
+export type GatewayBatch = readonly GatewayEvent[];
+
 const TYPE = StreamCompleteResponseSchema.typeName as "detour.v1.StreamCompleteResponse";
 
 /** The first event of every stream. */

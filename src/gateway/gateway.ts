@@ -17,7 +17,7 @@ import { runChain, type ChainDeps, type ChainInput } from "./chain.ts";
 import { createRetryBudget, type RetryBudget } from "./retry.ts";
 import { collectResponse, foldAnswer } from "./collect.ts";
 import { createPriceBook } from "./cost.ts";
-import type { GatewayEvent } from "./events.ts";
+import type { GatewayBatch, GatewayEvent } from "./events.ts";
 import { createPlanner, DEFAULT_RETRY, type Plan } from "./plan.ts";
 import { validateRequest } from "./validate.ts";
 import { idempotent } from "../idempotency/idempotent.ts";
@@ -39,8 +39,8 @@ export interface CallOptions {
 
 /** The engine as transports see it. */
 export interface Gateway {
-  /** Streams the answer's events; ends with Done or throws a GatewayError. */
-  stream(req: CompleteRequest, opts: CallOptions): AsyncGenerator<GatewayEvent>;
+  /** Streams the answer's events, in batches; ends with Done or throws a GatewayError. */
+  stream(req: CompleteRequest, opts: CallOptions): AsyncGenerator<GatewayBatch>;
   /** Returns the whole answer. */
   complete(req: CompleteRequest, opts: CallOptions): Promise<CompleteResponse>;
   /** Routes and models a caller can name. */
@@ -140,18 +140,18 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
   /** The store that guards a request: one is configured and the request names an ID. */
   const storeFor = (req: CompleteRequest): IdempotencyStore | undefined => (req.requestId === "" ? undefined : deps.idempotency);
 
-  function stream(req: CompleteRequest, opts: CallOptions, buffered: boolean): AsyncGenerator<GatewayEvent> {
+  function stream(req: CompleteRequest, opts: CallOptions, buffered: boolean): AsyncGenerator<GatewayBatch> {
     const store = storeFor(req);
     return store ? guarded(store, req, opts, buffered) : execute(req, opts, buffered);
   }
 
-  async function* guarded(store: IdempotencyStore, req: CompleteRequest, opts: CallOptions, buffered: boolean): AsyncGenerator<GatewayEvent> {
+  async function* guarded(store: IdempotencyStore, req: CompleteRequest, opts: CallOptions, buffered: boolean): AsyncGenerator<GatewayBatch> {
     try {
       validateRequest(req);
       // Validated above, before the ID is claimed: execute does not validate it again.
-      for await (const ev of idempotent(store, req, opts.signal, (r) => execute(r, opts, buffered, true))) {
-        if (ev.event.case === "done" && ev.event.value.replayed) for (const o of observers) o.onReplay?.(ev.event.value.route);
-        yield ev;
+      for await (const batch of idempotent(store, req, opts.signal, (r) => execute(r, opts, buffered, true))) {
+        for (const ev of batch) if (ev.event.case === "done" && ev.event.value.replayed) for (const o of observers) o.onReplay?.(ev.event.value.route);
+        yield batch;
       }
     } catch (e) {
       throw toGatewayError(e);
@@ -220,12 +220,12 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
     };
   }
 
-  async function* execute(req: CompleteRequest, opts: CallOptions, buffered: boolean, validated = false): AsyncGenerator<GatewayEvent> {
+  async function* execute(req: CompleteRequest, opts: CallOptions, buffered: boolean, validated = false): AsyncGenerator<GatewayBatch> {
     const t = track(req, opts, buffered);
     try {
-      for await (const ev of runChain(t.input(validated), chainDeps)) {
-        t.event(ev);
-        yield ev;
+      for await (const batch of runChain(t.input(validated), chainDeps)) {
+        for (const ev of batch) t.event(ev);
+        yield batch;
       }
     } catch (e) {
       throw t.fail(e);

@@ -11,11 +11,11 @@ import { create } from "@bufbuild/protobuf";
 import type { CompleteRequest } from "../../gen/detour/v1/chat_pb.js";
 import { StreamCompleteResponseSchema } from "../../gen/detour/v1/gateway_pb.js";
 import { GatewayError, toGatewayError } from "../errors.ts";
-import type { GatewayEvent } from "../gateway/events.ts";
+import type { GatewayBatch, GatewayEvent } from "../gateway/events.ts";
 import { hopEvent } from "../gateway/events.ts";
 import { deterministic, fingerprint, type IdempotencyStore } from "./store.ts";
 
-type Run = (req: CompleteRequest) => AsyncGenerator<GatewayEvent>;
+type Run = (req: CompleteRequest) => AsyncGenerator<GatewayBatch>;
 
 const NOBODY = { $typeName: "detour.v1.TargetRef" as const, provider: "", model: "" };
 
@@ -27,7 +27,7 @@ function replayed(ev: GatewayEvent): GatewayEvent {
 }
 
 /** Runs `run(req)` at most once per request ID in `store`. */
-export async function* idempotent(store: IdempotencyStore, req: CompleteRequest, signal: AbortSignal, run: Run): AsyncGenerator<GatewayEvent> {
+export async function* idempotent(store: IdempotencyStore, req: CompleteRequest, signal: AbortSignal, run: Run): AsyncGenerator<GatewayBatch> {
   const fp = fingerprint(req);
   let sent = false;
   for (let round = 0; round < 5; round++) {
@@ -38,7 +38,7 @@ export async function* idempotent(store: IdempotencyStore, req: CompleteRequest,
     if (sent) {
       // The owner we followed vanished after we relayed some of its output:
       // what comes next is a new execution, so the caller discards the old.
-      yield hopEvent({ from: NOBODY, to: NOBODY, reason: "OWNER_LOST", attemptIndex: 0, rewind: true });
+      yield [hopEvent({ from: NOBODY, to: NOBODY, reason: "OWNER_LOST", attemptIndex: 0, rewind: true })];
       sent = false;
     }
     if (claim.kind === "owner") {
@@ -55,15 +55,17 @@ export async function* idempotent(store: IdempotencyStore, req: CompleteRequest,
         void lease.release(new GatewayError("STORE_UNAVAILABLE", `the idempotency store failed while request_id "${req.requestId}" ran: its answer was not recorded; retry it`)).catch(() => undefined);
       };
       try {
-        for await (const ev of run(req)) {
-          if (recording) await lease.append(ev).catch(lost);
-          // Done is the last event, and a unary caller stops reading at it:
-          // the record is finished before Done is handed on, not after.
-          if (ev.event.case === "done") {
-            settled = true;
-            if (recording) await lease.complete().catch(lost);
+        for await (const batch of run(req)) {
+          for (const ev of batch) {
+            if (recording) await lease.append(ev).catch(lost);
+            // Done is the last event, and a unary caller stops reading at it:
+            // the record is finished before Done is handed on, not after.
+            if (ev.event.case === "done") {
+              settled = true;
+              if (recording) await lease.complete().catch(lost);
+            }
           }
-          yield ev;
+          yield batch;
         }
         if (!settled) {
           settled = true;
@@ -85,7 +87,7 @@ export async function* idempotent(store: IdempotencyStore, req: CompleteRequest,
       switch (entry.kind) {
         case "event":
           sent = true;
-          yield replayed(entry.event);
+          yield [replayed(entry.event)];
           break;
         case "done":
           return;

@@ -14,7 +14,7 @@ export interface DispatchedResponse {
   readonly status: number;
   /** Lower-case names; a repeated header is an array. */
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
-  /** The body's chunks as they arrive; stopping early reads the rest off in the background. */
+  /** The body as it arrives, each read all that arrived since the last; stopping early reads the rest off in the background. */
   readonly body: AsyncIterable<Uint8Array>;
   /** Reads the body to its end as text, keeping at most `limit` bytes of it. */
   text(limit?: number): Promise<string>;
@@ -149,10 +149,16 @@ export class DispatchedCall implements Dispatcher.DispatchHandler, DispatchedRes
 
   async next(): Promise<IteratorResult<Uint8Array>> {
     for (;;) {
-      const chunk = this.#chunks.shift();
-      if (chunk) {
-        this.#size -= chunk.length;
-        if (this.#size < HIGH_WATER && this.#controller?.paused) this.#controller.resume();
+      const n = this.#chunks.length;
+      if (n > 0) {
+        // Everything that arrived since the last read, in one piece: the
+        // events of a burst (an HTTP chunk each, as vendors send them) are
+        // then decoded, parsed and handed on as one batch, not one turn of
+        // every layer per event.
+        const chunk = n === 1 ? (this.#chunks[0] as Buffer) : Buffer.concat(this.#chunks, this.#size);
+        this.#chunks.length = 0;
+        this.#size = 0;
+        if (this.#controller?.paused) this.#controller.resume();
         return { value: chunk, done: false };
       }
       if (this.#error !== undefined) throw this.#error;

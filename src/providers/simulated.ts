@@ -18,7 +18,7 @@ import { CapabilitiesSchema, PricingSchema } from "../../gen/detour/v1/gateway_p
 import { FinishReason } from "../../gen/detour/v1/result_pb.js";
 import { GatewayError } from "../errors.ts";
 import { durationOr, formatDuration } from "../config/duration.ts";
-import { oneByOne, type ModelEntry, type Provider, type ProviderCall, type ProviderEvent } from "./types.ts";
+import type { ModelEntry, Provider, ProviderCall, ProviderEvent } from "./types.ts";
 import { newUsage } from "../literals.ts";
 
 /** Dependencies a test may replace. */
@@ -81,7 +81,7 @@ export function createSimulatedProvider(name: string, config: SimulatedProvider,
     stream(call) {
       const plan = plans.get(call.model);
       const fault = plan?.faults.find((f) => random() < f.rate);
-      return oneByOne(run(name, plan, fault, call));
+      return run(name, plan, fault, call);
     },
   };
 }
@@ -91,7 +91,7 @@ async function* run(
   plan: ModelPlan | undefined,
   fault: ModelPlan["faults"][number] | undefined,
   call: ProviderCall,
-): AsyncGenerator<ProviderEvent> {
+): AsyncGenerator<readonly ProviderEvent[]> {
   const { signal, request } = call;
   const hop = { $typeName: "detour.v1.TargetRef" as const, provider, model: call.model };
   if (!plan) {
@@ -130,18 +130,35 @@ async function* run(
   let finish = tool ? FinishReason.TOOL_CALLS : FinishReason.STOP;
   const breaksAt = fault ? fault.afterTokens : -1;
 
+  // Events with no pause between them go out as one batch, as a burst read
+  // from an upstream at once would; a pause (token_gap) or a fault ends it.
+  let out: ProviderEvent[] = [];
+  const take = () => {
+    const batch = out;
+    out = [];
+    return batch;
+  };
   if (tool) {
     const args = plan.spec.output?.toolArguments || "{}";
-    yield { type: "tool_call", index: 0, id: `call_sim_${Date.now().toString(36)}`, name: tool, arguments: "" };
+    out.push({ type: "tool_call", index: 0, id: `call_sim_${Date.now().toString(36)}`, name: tool, arguments: "" });
     for (let i = 0; i < args.length; i += 8) {
-      if (sent === breaksAt) yield* breakStream(fault, hop);
-      if (i > 0 && plan.tokenGapMs > 0) await sleep(plan.tokenGapMs, undefined, { signal });
-      yield { type: "tool_call", index: 0, arguments: args.slice(i, i + 8) };
+      if (sent === breaksAt) {
+        if (out.length > 0) yield take();
+        breakStream(fault, hop);
+      }
+      if (i > 0 && plan.tokenGapMs > 0) {
+        if (out.length > 0) yield take();
+        await sleep(plan.tokenGapMs, undefined, { signal });
+      }
+      out.push({ type: "tool_call", index: 0, arguments: args.slice(i, i + 8) });
       sent++;
     }
   } else {
     for (const token of tokens) {
-      if (sent === breaksAt) yield* breakStream(fault, hop);
+      if (sent === breaksAt) {
+        if (out.length > 0) yield take();
+        breakStream(fault, hop);
+      }
       if (sent >= maxTokens) {
         finish = FinishReason.LENGTH;
         break;
@@ -150,27 +167,28 @@ async function* run(
       const stopAt = firstStop(next, stops);
       if (stopAt >= 0) {
         const rest = next.slice(text.length, stopAt);
-        if (rest) yield { type: "text", text: rest };
+        if (rest) out.push({ type: "text", text: rest });
         break;
       }
-      if (sent > 0 && plan.tokenGapMs > 0) await sleep(plan.tokenGapMs, undefined, { signal });
+      if (sent > 0 && plan.tokenGapMs > 0) {
+        if (out.length > 0) yield take();
+        await sleep(plan.tokenGapMs, undefined, { signal });
+      }
       text = next;
       sent++;
-      yield { type: "text", text: token };
+      out.push({ type: "text", text: token });
     }
   }
   const inputTokens = Math.ceil(promptChars(request) / 4);
-  yield {
-    type: "usage",
-    usage: newUsage({ inputTokens, outputTokens: sent, totalTokens: inputTokens + sent }),
-  };
-  yield { type: "finish", reason: finish };
+  out.push({ type: "usage", usage: newUsage({ inputTokens, outputTokens: sent, totalTokens: inputTokens + sent }) });
+  out.push({ type: "finish", reason: finish });
+  yield out;
 }
 
-async function* breakStream(
+function breakStream(
   fault: ModelPlan["faults"][number] | undefined,
   hop: { $typeName: "detour.v1.TargetRef"; provider: string; model: string },
-): AsyncGenerator<ProviderEvent, never> {
+): never {
   if (fault?.kind === SimulatedFaultKind.MALFORMED) {
     throw new GatewayError("MALFORMED_RESPONSE", "the upstream sent an unparseable chunk", { hop, upstreamStatus: 200 });
   }

@@ -72,8 +72,3 @@ export interface Provider {
   /** Releases connection pools. */
   close?(): Promise<void>;
 }
-
-/** Events produced one at a time, as batches of one (for adapters that make their events themselves). */
-export async function* oneByOne(events: AsyncIterable<ProviderEvent>): AsyncGenerator<readonly ProviderEvent[]> {
-  for await (const ev of events) yield [ev];
-}

@@ -64,9 +64,11 @@ export function gatewayService(gateway: Gateway, auth: Auth, budgets: Budgets): 
         throw mapError(e);
       }
       try {
-        for await (const ev of gateway.stream(withKey(req.request, ctx), callOptions(ctx))) {
-          if (ev.event.case === "done") budgets.spend(principal, ev.event.value.cost?.totalUsd ?? 0);
-          yield ev;
+        for await (const batch of gateway.stream(withKey(req.request, ctx), callOptions(ctx))) {
+          for (const ev of batch) {
+            if (ev.event.case === "done") budgets.spend(principal, ev.event.value.cost?.totalUsd ?? 0);
+            yield ev;
+          }
         }
       } catch (e) {
         budgets.spend(principal, wastedUsd(e));

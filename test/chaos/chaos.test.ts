@@ -24,6 +24,7 @@ import { createAuth } from "../../src/server/auth.js";
 import { createStats } from "../../src/stats/stats.js";
 import { userRequest } from "../helpers/requests.js";
 import { scriptedProvider, untilAborted } from "../helpers/scripted-provider.js";
+import { oneAtATime } from "../helpers/one-at-a-time.js";
 
 test("under fault-injecting upstreams every request ends typed and on time, once per key, and SIGTERM loses none", { timeout: 120_000 }, async (t) => {
   const report = await runSuite({ durationMs: 8_000, workers: 12, seed: 11 });
@@ -97,7 +98,7 @@ describe("callers that vanish mid-stream", () => {
     await once(events, "halfOpen");
     healthy = true;
     const closed = once(events, "close");
-    const probe = gateway.stream(userRequest("r"), { signal });
+    const probe = oneAtATime(gateway.stream(userRequest("r"), { signal }));
     for (let ev = await probe.next(); !ev.done && ev.value.event.case !== "content"; ev = await probe.next());
     await probe.return(undefined);
     await closed;

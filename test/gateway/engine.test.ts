@@ -11,6 +11,7 @@ import type { Provider, ProviderEvent } from "../../src/providers/types.js";
 import { SIM_CONFIG } from "../helpers/app.js";
 import { userRequest } from "../helpers/requests.js";
 import { scriptedProvider, untilAborted } from "../helpers/scripted-provider.js";
+import { oneAtATime } from "../helpers/one-at-a-time.js";
 
 const signal = new AbortController().signal;
 
@@ -41,7 +42,7 @@ async function* answer(text: string): AsyncGenerator<ProviderEvent> {
 
 async function events(gw: Gateway, model: string): Promise<GatewayEvent[]> {
   const out: GatewayEvent[] = [];
-  for await (const ev of gw.stream(userRequest(model), { signal })) out.push(ev);
+  for await (const ev of oneAtATime(gw.stream(userRequest(model), { signal }))) out.push(ev);
   return out;
 }
 
@@ -171,7 +172,7 @@ describe("engine", () => {
     });
     const b = scriptedProvider("b", () => answer("unused"));
     const ctl = new AbortController();
-    const stream = scriptedGateway(a, b).stream(userRequest("r"), { signal: ctl.signal });
+    const stream = oneAtATime(scriptedGateway(a, b).stream(userRequest("r"), { signal: ctl.signal }));
     const aborted = a.nextAbort();
     for await (const ev of stream) {
       if (ev.event.case === "content") break;
@@ -191,7 +192,7 @@ describe("engine", () => {
     const seen: GatewayEvent[] = [];
     const err = await rejection(
       (async () => {
-        for await (const ev of gw.stream(userRequest("r"), { signal })) seen.push(ev);
+        for await (const ev of oneAtATime(gw.stream(userRequest("r"), { signal }))) seen.push(ev);
       })(),
     );
     assert.equal(err.reason, "STREAM_DROPPED");

@@ -12,6 +12,7 @@ import type { Provider, ProviderEvent } from "../../src/providers/types.js";
 import { userRequest } from "../helpers/requests.js";
 import { scriptedProvider, untilAborted } from "../helpers/scripted-provider.js";
 import { seededRandom } from "../../src/providers/simulated.js";
+import { oneAtATime } from "../helpers/one-at-a-time.js";
 
 const signal = new AbortController().signal;
 
@@ -261,7 +262,7 @@ describe("routing", () => {
     const { gw } = gateway([a, b], "hedging: true\n    targets: [{ model: a/m, ttft_timeout: 20ms }, { model: b/m }]");
     const aborted = a.nextAbort();
     const events = [];
-    for await (const ev of gw.stream(userRequest("r", "x".repeat(400)), { signal })) events.push(ev);
+    for await (const ev of oneAtATime(gw.stream(userRequest("r", "x".repeat(400)), { signal }))) events.push(ev);
     await aborted;
     const done = events.at(-1)?.event;
     assert.equal(done?.case, "done");

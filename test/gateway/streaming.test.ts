@@ -15,6 +15,7 @@ import { seededRandom, tokenize } from "../../src/providers/simulated.js";
 import type { Provider, ProviderEvent } from "../../src/providers/types.js";
 import { userRequest } from "../helpers/requests.js";
 import { scriptedProvider, untilAborted } from "../helpers/scripted-provider.js";
+import { oneAtATime } from "../helpers/one-at-a-time.js";
 
 const signal = new AbortController().signal;
 const ANSWER = "The quick brown fox jumps over the lazy dog.";
@@ -74,7 +75,7 @@ async function consume(gw: Gateway, req: CompleteRequest) {
   const calls = new Map<number, { id: string; name: string; args: string }>();
   let error: GatewayError | undefined;
   try {
-    for await (const ev of gw.stream(req, { signal })) {
+    for await (const ev of oneAtATime(gw.stream(req, { signal }))) {
       events.push(ev);
       const e = ev.event;
       if (e.case === "content") text += e.value.text;
@@ -244,7 +245,7 @@ describe("streaming that never lies", () => {
       }
     });
     const gw = gatewayOf([endless], "targets: [{ model: a/m }]");
-    const it = gw.stream(userRequest("r"), { signal })[Symbol.asyncIterator]();
+    const it = oneAtATime(gw.stream(userRequest("r"), { signal }))[Symbol.asyncIterator]();
     for (let i = 0; i < 10; i++) await it.next();
     for (let i = 0; i < 50; i++) await new Promise((resolve) => setImmediate(resolve));
     assert.ok(produced <= 11, `the upstream produced ${produced} tokens for 9 consumed`);

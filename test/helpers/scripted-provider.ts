@@ -4,7 +4,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { CapabilitiesSchema, PricingSchema } from "../../gen/detour/v1/gateway_pb.js";
-import { oneByOne, type Provider, type ProviderCall, type ProviderEvent } from "../../src/providers/types.js";
+import type { Provider, ProviderCall, ProviderEvent } from "../../src/providers/types.js";
 
 /** One recorded call. */
 export interface RecordedCall {
@@ -17,6 +17,11 @@ export interface ScriptedProvider extends Provider {
   readonly calls: RecordedCall[];
   /** Resolves when the next call's signal aborts. */
   nextAbort(): Promise<void>;
+}
+
+/** A script's events, each a batch of its own (as an upstream that sends them one read apart). */
+async function* oneByOne(events: AsyncIterable<ProviderEvent>): AsyncGenerator<readonly ProviderEvent[]> {
+  for await (const ev of events) yield [ev];
 }
 
 /** Creates a provider that runs `script` for every call. */

@@ -13,6 +13,7 @@ import type { ProviderEvent } from "../../src/providers/types.js";
 import { startRedis, type TestRedis } from "../helpers/redis.js";
 import { userRequest } from "../helpers/requests.js";
 import { scriptedProvider } from "../helpers/scripted-provider.js";
+import { oneAtATime } from "../helpers/one-at-a-time.js";
 
 const signal = new AbortController().signal;
 
@@ -144,13 +145,13 @@ function suite(name: string, makeStore: () => Promise<IdempotencyStore | string>
       const up = upstream();
       const gw = gatewayWith(store, up);
       const req = () => userRequest("up/m", "hi", { requestId: `stream-${name}` });
-      const first = gw.stream(req(), { signal })[Symbol.asyncIterator]();
+      const first = oneAtATime(gw.stream(req(), { signal }))[Symbol.asyncIterator]();
       const seen: GatewayEvent[] = [];
       for (let r = await first.next(); !r.done; r = await first.next()) {
         seen.push(r.value);
         if (r.value.event.case === "content") break;
       }
-      const joiner = drain(gw.stream(req(), { signal }));
+      const joiner = drain(oneAtATime(gw.stream(req(), { signal })));
       await new Promise((resolve) => setTimeout(resolve, 50));
       up.open();
       for (let r = await first.next(); !r.done; r = await first.next()) seen.push(r.value);
@@ -160,7 +161,7 @@ function suite(name: string, makeStore: () => Promise<IdempotencyStore | string>
       assert.equal(up.provider.calls.length, 1);
       const started = joined[0]?.event;
       assert.equal(started?.case === "started" && started.value.replayed, true);
-      const replay = await drain(gw.stream(req(), { signal }));
+      const replay = await drain(oneAtATime(gw.stream(req(), { signal })));
       assert.equal(text(replay), "first half, second half.", "a stream replays a finished execution too");
     });
 
@@ -170,9 +171,9 @@ function suite(name: string, makeStore: () => Promise<IdempotencyStore | string>
       const gw = gatewayWith(store, up);
       const req = () => userRequest("up/m", "hi", { requestId: `takeover-${name}` });
       const owner = new AbortController();
-      const first = gw.stream(req(), { signal: owner.signal })[Symbol.asyncIterator]();
+      const first = oneAtATime(gw.stream(req(), { signal: owner.signal }))[Symbol.asyncIterator]();
       for (let r = await first.next(); !r.done; r = await first.next()) if (r.value.event.case === "content") break;
-      const joiner = drain(gw.stream(req(), { signal }));
+      const joiner = drain(oneAtATime(gw.stream(req(), { signal })));
       await new Promise((resolve) => setTimeout(resolve, 50));
       owner.abort();
       await first.return(undefined);
@@ -213,7 +214,7 @@ describe("idempotency across replicas (redis)", () => {
     const gwB = gatewayWith(replicaB, upB);
     const req = () => userRequest("up/m", "hi", { requestId: "crashy" });
     // Replica A claims the ID and starts, then "crashes": its connection dies, its lease is not renewed.
-    const a = gwA.stream(req(), { signal })[Symbol.asyncIterator]();
+    const a = oneAtATime(gwA.stream(req(), { signal }))[Symbol.asyncIterator]();
     while ((await a.next()).value?.event.case !== "content");
     await replicaA.close();
     // Two retries arrive at replica B: exactly one executes, the other joins it.
@@ -240,7 +241,7 @@ describe("idempotency across replicas (redis)", () => {
     upC.open();
     const gwA = gatewayWith(replicaA, upA);
     const req = () => userRequest("up/m", "hi", { requestId: "taken-over" });
-    const a = gwA.stream(req(), { signal })[Symbol.asyncIterator]();
+    const a = oneAtATime(gwA.stream(req(), { signal }))[Symbol.asyncIterator]();
     while ((await a.next()).value?.event.case !== "content");
     await replicaA.close();
     const slow = gatewayWith(replicaB, upB).complete(req(), { signal });

@@ -191,9 +191,6 @@ async function chat(deps: OpenAIDeps, req: Req, res: Res): Promise<void> {
   deps.budgets.spend(principal, spent);
 }
 
-/** Queued stream text past this many characters is written at once, not on the next tick. */
-const FLUSH_CHARS = 64 * 1024;
-
 async function streamChat(gateway: Gateway, request: Parameters<Gateway["stream"]>[0], includeUsage: boolean, ctl: AbortController, res: Res, trace: Context): Promise<number> {
   let spent = 0;
   let chunker: ReturnType<typeof createChunker> | undefined;
@@ -212,107 +209,91 @@ async function streamChat(gateway: Gateway, request: Parameters<Gateway["stream"
   // before any output gets a real HTTP error instead of a 200 with an error
   // event.
   let pending = "";
-  // After the first output, what the handler writes waits in `queued` and
-  // goes out on the next tick: the events read from the upstream at once
-  // (a burst, handled in one run of microtasks) leave in one write, one
-  // chunk on the wire, as a pass-through proxy writes what it reads — not
-  // one write, and one chunk header, per token.
-  let queued = "";
-  let scheduled = false;
   // Set while the response is full: the loop waits for it to drain before
   // it reads on. A response whose client went away never drains: stop
   // waiting when it closes (ctl aborts then), or the call would never finish.
   let full: Promise<void> | undefined;
-  const send = (text: string) => {
-    if ((res as ServerResponse).write(text) || full) return;
-    full = once(res, "drain", { signal: ctl.signal }).then(
-      () => void (full = undefined),
-      () => void (full = undefined),
-    );
-  };
-  const flush = () => {
-    scheduled = false;
-    if (queued === "" || ctl.signal.aborted) return;
-    const text = queued;
-    queued = "";
-    send(text);
-  };
-  const write = (text: string): void => {
-    if (ctl.signal.aborted) return;
-    if (res.headersSent) {
-      queued += text;
-      if (queued.length >= FLUSH_CHARS) flush();
-      else if (!scheduled) {
-        scheduled = true;
-        process.nextTick(flush);
-      }
-      return;
+  /**
+   * Writes the text of one batch of events — those read from the upstream
+   * together — in one write: one chunk on the wire, as a pass-through proxy
+   * writes what it reads, not one write and one chunk header per token.
+   */
+  const write = (text: string, last: boolean): void => {
+    if (ctl.signal.aborted || text === "") return;
+    const first = !res.headersSent;
+    if (first) {
+      head(res, 200, {
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-cache",
+        "x-request-id": id,
+        "x-detour-provider": target?.provider ?? "",
+        "x-detour-model": target?.model ?? "",
+        ...(replayed ? { "x-detour-replayed": "true" } : {}),
+      });
+      // The role chunk names the model that answers, after any early hop.
+      text = (chunker?.role() ?? "") + pending + text;
+      pending = "";
     }
-    head(res, 200, {
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-cache",
-      "x-request-id": id,
-      "x-detour-provider": target?.provider ?? "",
-      "x-detour-model": target?.model ?? "",
-      ...(replayed ? { "x-detour-replayed": "true" } : {}),
-    });
-    // The role chunk names the model that answers, after any early hop.
-    send((chunker?.role() ?? "") + pending + text);
-    pending = "";
-    // Node corks a chunked response until the next tick, which waits for the
-    // microtasks in flight: the rest of a burst of upstream events read at
-    // once. The first output goes out now instead. The socket's cork, not
-    // the response's: the response was never corked, and uncorking it would
-    // unbalance it.
-    if (res instanceof ServerResponse) res.socket?.uncork();
-  };
-  /** Writes what is queued, and ends the response. */
-  const end = () => {
-    flush();
-    res.end();
+    if (!(res as ServerResponse).write(text) && !full) {
+      full = once(res, "drain", { signal: ctl.signal }).then(
+        () => void (full = undefined),
+        () => void (full = undefined),
+      );
+    }
+    // Node corks a chunked response until the next tick: the first output
+    // goes out now instead — unless the answer ends with it, and the end's
+    // write joins it. The socket's cork, not the response's: the response
+    // was never corked, and uncorking it would unbalance it.
+    if (first && !last && res instanceof ServerResponse) res.socket?.uncork();
   };
   try {
-    for await (const { event } of gateway.stream(request, { signal: ctl.signal, trace })) {
+    for await (const batch of gateway.stream(request, { signal: ctl.signal, trace })) {
       if (ctl.signal.aborted) return spent;
-      switch (event.case) {
-        case "started":
-          id = event.value.id;
-          chunker = createChunker(id, request.model, includeUsage);
-          retarget(event.value.target);
-          replayed = event.value.replayed;
-          break;
-        case "content":
-          write(chunker?.content(event.value.text) ?? "");
-          break;
-        case "toolCall":
-          write(chunker?.toolCall(event.value.index, event.value.id, event.value.name, event.value.arguments) ?? "");
-          break;
-        case "hop": {
-          retarget(event.value.to);
-          const comment = chunker?.hop(event.value) ?? "";
-          if (res.headersSent) write(comment);
-          else pending += comment;
-          break;
+      let text = "";
+      let last = false;
+      for (const { event } of batch) {
+        switch (event.case) {
+          case "started":
+            id = event.value.id;
+            chunker = createChunker(id, request.model, includeUsage);
+            retarget(event.value.target);
+            replayed = event.value.replayed;
+            break;
+          case "content":
+            text += chunker?.content(event.value.text) ?? "";
+            break;
+          case "toolCall":
+            text += chunker?.toolCall(event.value.index, event.value.id, event.value.name, event.value.arguments) ?? "";
+            break;
+          case "hop": {
+            retarget(event.value.to);
+            const comment = chunker?.hop(event.value) ?? "";
+            if (res.headersSent || text !== "") text += comment;
+            else pending += comment;
+            break;
+          }
+          case "done":
+            spent = event.value.cost?.totalUsd ?? 0;
+            retarget(event.value.servedBy);
+            text += chunker?.done(event.value) ?? "";
+            last = true;
+            break;
+          default:
+            break;
         }
-        case "done":
-          spent = event.value.cost?.totalUsd ?? 0;
-          retarget(event.value.servedBy);
-          write(chunker?.done(event.value) ?? "");
-          break;
-        default:
-          break;
       }
-      // Wait only when the response is full: a promise per chunk is a cost per token.
+      write(text, last);
+      // Wait only when the response is full: a promise per write is a cost.
       if (full) await full;
     }
-    end();
+    res.end();
     return spent;
   } catch (e) {
     if (!res.headersSent) throw e;
     // Never a silently cut stream: the failure is an SSE error event.
     const err = toGatewayError(e);
-    write(chunker?.error({ ...toOpenAIError(err).body, detour: { id: err.id, attempts: err.attempts.length, delivered: err.delivered ?? null } }) ?? "");
-    end();
+    write(chunker?.error({ ...toOpenAIError(err).body, detour: { id: err.id, attempts: err.attempts.length, delivered: err.delivered ?? null } }) ?? "", true);
+    res.end();
     return wastedUsd(err);
   }
 }
