@@ -5,7 +5,7 @@
 import { Pool } from "undici";
 
 /** What a request is meant to exercise; each column maps it to its own route/config. */
-export type Scenario = "ok" | "fail-503" | "fail-429" | "hang" | "cut" | "drip" | "open-breaker";
+export type Scenario = "ok" | "fail-503" | "fail-429" | "hang" | "cut" | "drip" | "long" | "open-breaker";
 
 /** How to call one column. */
 export interface Column {

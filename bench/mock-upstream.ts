@@ -3,7 +3,8 @@
  * the behaviour chosen by the model name: "ok" answers, "slow" waits
  * TTFT_MS before the first chunk, "fail-503" and "fail-429" fail, "hang"
  * never answers, "cut" drops the stream half-way, "drip" streams one chunk
- * every DRIP_MS for DRIP_COUNT chunks (slow streams held open).
+ * every DRIP_MS for DRIP_COUNT chunks (slow streams held open), "long"
+ * streams LONG_TOKENS chunks LONG_GAP_MS apart (a long answer, token by token).
  */
 import http from "node:http";
 
@@ -11,6 +12,8 @@ const CHUNKS = Number(process.env["CHUNKS"] ?? 8);
 const TTFT_MS = Number(process.env["TTFT_MS"] ?? 0);
 const DRIP_MS = Number(process.env["DRIP_MS"] ?? 1000);
 const DRIP_COUNT = Number(process.env["DRIP_COUNT"] ?? 20);
+const LONG_TOKENS = Number(process.env["LONG_TOKENS"] ?? 200);
+const LONG_GAP_MS = Number(process.env["LONG_GAP_MS"] ?? 1);
 
 function completion(model: string): string {
   return JSON.stringify({
@@ -59,13 +62,14 @@ export function startMock(port = 0): Promise<number> {
       }
       res.writeHead(200, { "content-type": "text/event-stream" });
       res.write(chunk(model, { role: "assistant", content: "" }));
-      if (model === "drip") {
-        for (let i = 0; i < DRIP_COUNT && !res.destroyed; i++) {
+      if (model === "drip" || model === "long") {
+        const [count, gap] = model === "drip" ? [DRIP_COUNT, DRIP_MS] : [LONG_TOKENS, LONG_GAP_MS];
+        for (let i = 0; i < count && !res.destroyed; i++) {
           res.write(chunk(model, { content: "word " }));
-          await new Promise((r) => setTimeout(r, DRIP_MS));
+          await new Promise((r) => setTimeout(r, gap));
         }
       }
-      for (let i = 0; i < CHUNKS; i++) {
+      for (let i = 0; i < (model === "long" ? 0 : CHUNKS); i++) {
         res.write(chunk(model, { content: "word " }));
         if (model === "cut" && i === CHUNKS / 2) {
           // Let the first half reach the client before the reset.

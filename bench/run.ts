@@ -19,6 +19,10 @@ const CONNECTIONS = 50;
 const RATE = 500;
 const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 5);
 const ROUND_MS = 1500;
+/** Tokens in a long answer ("long" at the mock, one every millisecond), and the rounds that time them. */
+const LONG_TOKENS = 200;
+const TOKEN_ROUNDS = 3;
+const TOKEN_ROUND_MS = 1200;
 /** The hang row's latency threshold (Detour's is ttft_timeout in report.ts's config), and the pause before its healthy answer. */
 const HANG_MS = 100;
 /** Columns that answer too slowly to share the fast columns' sequential rotation (see sequentialRounds). */
@@ -247,9 +251,42 @@ async function throughputRounds(procs: Map<string, { proc: Proc; col: Column }>,
   }
 }
 
+/**
+ * CPU per token of a long answer: CONNECTIONS streams at once of LONG_TOKENS
+ * tokens 1 ms apart, so that each token is a read and a write of its own (a
+ * burst read at once costs far less per token). Rounds alternate the
+ * gateways, as in throughputRounds; the figures are medians over rounds.
+ */
+async function tokenRounds(procs: Map<string, { proc: Proc; col: Column }>, results: Results): Promise<void> {
+  const names = ["floor", "portkey", "detour"].filter((n) => procs.has(n));
+  const perToken = new Map<string, number[]>(names.map((n) => [n, []]));
+  const ratios: number[] = [];
+  for (let round = 0; round < TOKEN_ROUNDS; round++) {
+    process.stderr.write(`bench: long answers, round ${round + 1}/${TOKEN_ROUNDS}…\n`);
+    const inRound = new Map<string, number>();
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(round + k) % names.length]!;
+      const { proc, col } = procs.get(name)!;
+      const before = await procStats(proc.child.pid!);
+      const load = await closedLoop(col, CONNECTIONS, TOKEN_ROUND_MS, true, "long");
+      const after = await procStats(proc.child.pid!);
+      const us = ((after.cpuS - before.cpuS) / Math.max(1, load.ok * LONG_TOKENS)) * 1e6;
+      perToken.get(name)!.push(us);
+      inRound.set(name, us);
+      results[name]!["failed"] = (results[name]!["failed"] as number) + load.failed;
+    }
+    if (inRound.has("detour") && inRound.has("floor")) ratios.push(inRound.get("detour")! / inRound.get("floor")!);
+  }
+  for (const name of names) results[name]!["cpu_us_per_token"] = pct(perToken.get(name)!, 50);
+  if (ratios.length > 0) {
+    results["detour"]!["floor_token_cpu_ratio"] = pct(ratios, 50);
+    results["detour"]!["floor_token_cpu_ratio_rounds"] = ratios.map((x) => x.toFixed(2)).join(", ");
+  }
+}
+
 async function main(): Promise<void> {
   const t0 = performance.now();
-  const mock = await startPrinting([join(HERE, "mock-upstream.ts"), "0"]);
+  const mock = await startPrinting([join(HERE, "mock-upstream.ts"), "0"], { LONG_TOKENS: String(LONG_TOKENS), LONG_GAP_MS: "1" });
   const upstream = `http://127.0.0.1:${mock.port}`;
   const dir = await mkdtemp(join(tmpdir(), "detour-bench-"));
   await writeFile(join(dir, "detour.yaml"), detourConfig(upstream, false));
@@ -281,6 +318,7 @@ async function main(): Promise<void> {
     await hangRounds(procs, results);
     await rateRounds(procs, results);
     await throughputRounds(procs, results);
+    await tokenRounds(procs, results);
   } finally {
     for (const { proc } of procs.values()) if (proc !== mock) await stop(proc);
   }
