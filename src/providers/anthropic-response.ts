@@ -7,6 +7,7 @@
 import { FinishReason, type TargetRef, type Usage } from "../../gen/detour/v1/result_pb.js";
 import { GatewayError } from "../errors.ts";
 import { arr, num, obj, str, type Obj } from "./json.ts";
+import { TextSlot } from "./text-slot.ts";
 import type { SseEvent } from "./sse.ts";
 import type { ProviderEvent } from "./types.ts";
 import { upstreamError, type VendorError } from "./upstream-errors.ts";
@@ -71,6 +72,18 @@ function usageOf(input: Obj, outputTokens: number): Usage {
   });
 }
 
+/** The text of a text_delta event; undefined for any other. */
+function plainText(data: string): string | undefined {
+  try {
+    const event = obj(JSON.parse(data));
+    const delta = obj(event?.["delta"]);
+    const text = delta?.["text"];
+    return str(event, "type") === "content_block_delta" && str(delta, "type") === "text_delta" && typeof text === "string" ? text : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Turns the Messages event stream into events, a batch per batch of SSE
  * events; throws if it ends before message_stop (after the events decoded
@@ -82,9 +95,15 @@ export async function* messageEvents(events: AsyncIterable<readonly SseEvent[]>,
   let finish: FinishReason | undefined;
   const toolIndex = new Map<number, number>();
   let out: ProviderEvent[] = [];
+  const slot = new TextSlot(plainText);
   try {
     for await (const batch of events) {
       for (const ev of batch) {
+        const fast = slot.match(ev.data);
+        if (fast !== undefined) {
+          if (fast !== "") out.push({ type: "text", text: fast });
+          continue;
+        }
         let data: Obj | undefined;
         try {
           data = obj(JSON.parse(ev.data));
@@ -115,7 +134,10 @@ export async function* messageEvents(events: AsyncIterable<readonly SseEvent[]>,
             const kind = str(delta, "type");
             if (kind === "text_delta") {
               const t = str(delta, "text");
-              if (t) out.push({ type: "text", text: t });
+              if (t) {
+                out.push({ type: "text", text: t });
+                slot.learn(ev.data, t);
+              }
             } else if (kind === "input_json_delta") {
               const index = toolIndex.get(num(data["index"]));
               const part = str(delta, "partial_json") ?? "";

@@ -10,6 +10,7 @@ import type { ProviderEvent } from "./types.ts";
 import { arr, num, obj, str, type Obj } from "./json.ts";
 import type { VendorError } from "./upstream-errors.ts";
 import { newUsage } from "../literals.ts";
+import { TextSlot } from "./text-slot.ts";
 
 /** Maps OpenAI's finish_reason. */
 export function finishReason(v: unknown): FinishReason | undefined {
@@ -67,11 +68,20 @@ function malformed(hop: TargetRef, what: string): GatewayError {
 export async function* chunkEvents(events: AsyncIterable<readonly SseEvent[]>, hop: TargetRef, provider: string): AsyncGenerator<ProviderEvent[]> {
   let finish: FinishReason | undefined;
   let out: ProviderEvent[] = [];
+  const slot = new TextSlot(plainText);
   try {
     read: for await (const batch of events) {
       for (const ev of batch) {
         if (ev.data === "[DONE]") break read;
+        const text = slot.match(ev.data);
+        if (text !== undefined) {
+          if (text !== "") out.push({ type: "text", text });
+          continue;
+        }
+        const n = out.length;
         finish = chunkInto(out, ev.data, hop, provider) ?? finish;
+        const only = out.length === n + 1 ? out[n] : undefined;
+        if (only?.type === "text") slot.learn(ev.data, only.text);
       }
       if (out.length > 0) {
         yield out;
@@ -87,6 +97,24 @@ export async function* chunkEvents(events: AsyncIterable<readonly SseEvent[]>, h
   }
   out.push({ type: "finish", reason: finish });
   yield out;
+}
+
+/** The text of a chunk that is a text delta and nothing else (one choice, no finish, no usage); undefined otherwise. */
+function plainText(data: string): string | undefined {
+  let chunk: Obj | undefined;
+  try {
+    chunk = obj(JSON.parse(data));
+  } catch {
+    return undefined;
+  }
+  if (!chunk || chunk["error"] !== undefined || (chunk["usage"] ?? null) !== null) return undefined;
+  const choices = chunk["choices"];
+  if (!Array.isArray(choices) || choices.length !== 1) return undefined;
+  const choice = obj(choices[0]);
+  if (!choice || num(choice["index"]) !== 0 || (choice["finish_reason"] ?? null) !== null) return undefined;
+  const delta = obj(choice["delta"]);
+  const content = delta?.["content"];
+  return delta && typeof content === "string" && Object.keys(delta).length === 1 ? content : undefined;
 }
 
 /** Adds the events of one chunk to `out`; returns its finish reason, if it has one. */
