@@ -86,29 +86,22 @@ async function loadSample(proc: Proc, col: Column, ms: number): Promise<{ rps: n
 /**
  * Memory per open stream, in a process of its own: after load the heap has
  * room to spare and absorbs the streams, so the RSS a busy process adds for
- * them says little. A fresh one is warmed with a few streams, then opens
- * STREAMS slow streams in two halves; the RSS the second half adds, per
- * stream. The first half pays what a process pays once when it starts to
- * carry load (V8's young generation growing back to its working size, pools,
- * buffers), which is no stream's own cost.
+ * them says little. A fresh one is warmed with a few streams, then holds
+ * STREAMS slow streams; the RSS it adds, per stream.
  */
 async function memoryPerStream(start: () => Promise<Proc>, column: (p: Proc) => Column): Promise<number | string> {
   const proc = await start();
-  const half = Math.floor(STREAMS / 2);
-  const opened: { opened: number; close: () => Promise<void> }[] = [];
   try {
     const col = column(proc);
     process.stderr.write(`bench: memory per stream, ${col.name}…\n`);
     await sequential(col, "ok", 50, true);
-    opened.push(await openStreams(col, STREAMS - half));
     const base = await procStats(proc.child.pid!);
-    opened.push(await openStreams(col, half));
+    const open = await openStreams(col, STREAMS);
     const held = await procStats(proc.child.pid!);
-    const [first, second] = [opened[0]!.opened, opened[1]!.opened];
-    const kb = ((held.rssMb - base.rssMb) * 1024) / Math.max(1, second);
-    return first + second === STREAMS ? kb : `${kb.toFixed(1)} (only ${first + second} of ${STREAMS} opened)`;
+    await open.close();
+    const kb = ((held.rssMb - base.rssMb) * 1024) / Math.max(1, open.opened);
+    return open.opened === STREAMS ? kb : `${kb.toFixed(1)} (only ${open.opened} of ${STREAMS} opened)`;
   } finally {
-    await Promise.all(opened.map((o) => o.close()));
     await stop(proc);
   }
 }
