@@ -21,7 +21,7 @@ import type { PriceBook } from "./cost.ts";
 import { eligibleTargets, noCandidates, worstCaseCost } from "./eligibility.ts";
 import { contentEvent, hopEvent, startedEvent, toolCallEvent, type GatewayBatch, type GatewayEvent } from "./events.ts";
 import { hedged, type Contender, type HedgeState } from "./hedge.ts";
-import { createToolCallGuard, deliver, delivered, deliveredText, newDelivery, resume } from "./commit.ts";
+import { commitReady, createToolCallGuard, deliver, delivered, deliveredText, newDelivery, resume } from "./commit.ts";
 import { CommitPolicy } from "../../gen/detour/v1/chat_pb.js";
 import { finalError, successEvents } from "./outcome.ts";
 import type { ProviderEvent } from "../providers/types.ts";
@@ -318,13 +318,6 @@ function toEvent(ev: ProviderEvent): GatewayEvent | undefined {
   if (ev.type === "text") return contentEvent(ev.text);
   if (ev.type === "tool_call") return toolCallEvent(ev.index, ev.id ?? "", ev.name ?? "", ev.arguments);
   return undefined;
-}
-
-/** True once the held output fills the commit buffer (or there is none). */
-function commitReady(buffer: Plan["commitBuffer"], heldTokens: number, firstTokenAt: number | undefined, now: number): boolean {
-  if (buffer.tokens === 0 && buffer.ms === 0) return true;
-  if (buffer.tokens > 0 && heldTokens > buffer.tokens) return true;
-  return buffer.ms > 0 && firstTokenAt !== undefined && now - firstTokenAt >= buffer.ms;
 }
 
 /**

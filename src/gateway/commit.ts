@@ -16,6 +16,7 @@
 import { create } from "@bufbuild/protobuf";
 import { CommitPolicy, MessageSchema, Role, type CompleteRequest } from "../../gen/detour/v1/chat_pb.js";
 import type { ProviderEvent } from "../providers/types.ts";
+import type { Plan } from "./plan.ts";
 
 /** A tool call as delivered so far. */
 interface DeliveredCall {
@@ -157,4 +158,11 @@ function key(name: string, args: string): string {
   } catch {
     return `${name}\u0000${args}`;
   }
+}
+
+/** True once the held output fills the route's commit buffer (or it has none): the stream may go live. */
+export function commitReady(buffer: Plan["commitBuffer"], heldTokens: number, firstTokenAt: number | undefined, now: number): boolean {
+  if (buffer.tokens === 0 && buffer.ms === 0) return true;
+  if (buffer.tokens > 0 && heldTokens > buffer.tokens) return true;
+  return buffer.ms > 0 && firstTokenAt !== undefined && now - firstTokenAt >= buffer.ms;
 }
