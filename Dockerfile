@@ -33,5 +33,8 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # What `npm start` runs (a test keeps the two equal). The young generation is
 # capped at 16 MB a semi-space: V8 would grow it to 64 MB under load, holding
-# ~80 MB more RSS for no CPU saved (bench: README, Performance).
-ENTRYPOINT ["node", "--max-semi-space-size=16", "dist/src/bundle/main.js"]
+# ~80 MB more RSS for no CPU saved; without V8's memory reducer, start-up hands
+# back the young generation it grew (src/settle-heap.ts) and no idle pause
+# makes the next burst pay for a memory-reducing collection (bench: README,
+# Performance).
+ENTRYPOINT ["node", "--max-semi-space-size=16", "--no-memory-reducer", "dist/src/bundle/main.js"]

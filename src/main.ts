@@ -10,6 +10,7 @@ import { ConfigError, loadConfigFile } from "./config/load.ts";
 import { resolveConfig } from "./config/source.ts";
 import { startTelemetry } from "./telemetry/sdk.ts";
 import { settledWithin } from "./settled-within.ts";
+import { settleHeapAtStart } from "./settle-heap.ts";
 
 const USAGE = `Usage: detour [--config FILE] [--port N] [--host ADDR] [--dashboard]
        detour check --route NAME [--request FILE]   (see detour check --help)
@@ -93,6 +94,8 @@ async function main(): Promise<void> {
     if (e instanceof ConfigError) fail(e.message);
     throw e;
   }
+  // Before the port opens, so no request waits on it.
+  settleHeapAtStart();
   const host = values.host ?? (process.env["HOST"] || undefined);
   const addr = await app.listen(port, host).catch((e: unknown) => fail(listenProblem(e, host ?? loaded.config.server?.host, port ?? (loaded.config.server?.port || undefined))));
   const routes = app.gateway.routes().map((r) => r.route);
