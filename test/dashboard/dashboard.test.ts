@@ -110,9 +110,15 @@ interface Seen {
   wastedUsd: number;
 }
 
-const OUTCOMES = ["", "succeeded", "failed", "skipped", "cancelled"];
-const DECISIONS = ["", "return", "retry", "fallback", "fail"];
-const enumName = (v: unknown, names: string[]) => (typeof v === "number" ? (names[v] ?? "") : String(v ?? "").replace(/^(ATTEMPT_OUTCOME|DECISION)_/, "").toLowerCase());
+const enumName = (v: string) => v.replace(/^(ATTEMPT_OUTCOME|DECISION)_/, "").toLowerCase();
+
+/** The `detour` field: the same Done JSON in a unary answer and in a stream's last chunk. */
+interface DetourField {
+  id: string;
+  cost?: { wastedUsd?: number };
+  servedBy: { provider: string; model: string };
+  attempts: { target: { provider: string; model: string }; outcome: string; reason?: string; decision: string }[];
+}
 
 /** Sends one chat completion (unary or streaming) and reads the attempts trail the gateway reports. */
 async function send(url: string, stream: boolean): Promise<Seen> {
@@ -122,15 +128,14 @@ async function send(url: string, stream: boolean): Promise<Seen> {
     body: JSON.stringify({ model: "main", stream, messages: [{ role: "user", content: `${PROMPT} tell me something` }] }),
   });
   assert.equal(res.status, 200);
-  if (!stream) {
-    const body = (await res.json()) as { id: string; model: string; detour: { wasted_usd: number; attempts: { target: string; outcome: number; reason: string; decision: number }[] } };
-    const hops = body.detour.attempts.map((a) => ({ target: a.target, outcome: enumName(a.outcome, OUTCOMES), reason: a.reason, decision: enumName(a.decision, DECISIONS) }));
-    return { hops, servedBy: body.model, id: body.id, wastedUsd: body.detour.wasted_usd };
+  let done: DetourField | undefined;
+  if (!stream) done = ((await res.json()) as { detour: DetourField }).detour;
+  else {
+    const frames = (await res.text()).split("\n").filter((l) => l.startsWith("data: {")).map((l) => JSON.parse(l.slice(6)) as { detour?: DetourField });
+    done = frames.find((f) => f.detour)?.detour;
   }
-  const frames = (await res.text()).split("\n").filter((l) => l.startsWith("data: {")).map((l) => JSON.parse(l.slice(6)) as { detour?: unknown });
-  const done = frames.find((f) => f.detour)?.detour as { id: string; cost?: { wastedUsd?: number }; servedBy: { provider: string; model: string }; attempts: { target: { provider: string; model: string }; outcome: string; reason?: string; decision: string }[] };
-  assert.ok(done, "the stream's last chunk carries the detour field");
-  const hops = done.attempts.map((a) => ({ target: `${a.target.provider}/${a.target.model}`, outcome: enumName(a.outcome, OUTCOMES), reason: a.reason ?? "", decision: enumName(a.decision, DECISIONS) }));
+  assert.ok(done, "the answer carries the detour field");
+  const hops = done.attempts.map((a) => ({ target: `${a.target.provider}/${a.target.model}`, outcome: enumName(a.outcome), reason: a.reason ?? "", decision: enumName(a.decision) }));
   return { hops, servedBy: `${done.servedBy.provider}/${done.servedBy.model}`, id: done.id, wastedUsd: done.cost?.wastedUsd ?? 0 };
 }
 

@@ -56,6 +56,25 @@ describe("OpenAI-compatible API, driven by the official openai SDK", () => {
     assert.equal(ext.attempts[0]?.reason, "UPSTREAM_UNAVAILABLE");
   });
 
+  test("the detour field is one shape: a unary answer's is the Done a stream ends with", async () => {
+    type Detour = { route: string; servedBy: object; finishReason: string; cost: object; attempts: { target: object; outcome: string; reason?: string; decision: string }[] };
+    const unary = (await client.chat.completions.create({ model: "default", messages: [{ role: "user", content: "hi" }] })) as unknown as { detour: Detour };
+    const frames = (await (await streamRaw("default")).text()).split("\n").filter((l) => l.startsWith("data: {")).map((l) => JSON.parse(l.slice(6)) as { detour?: Detour });
+    const streamed = frames.find((f) => f.detour)?.detour;
+    assert.ok(streamed);
+    // Timings differ from one call to the next; the fields and the trail do not.
+    const shape = (d: Detour) => ({
+      fields: Object.keys(d).filter((k) => k !== "id" && k !== "usage").sort(),
+      route: d.route,
+      servedBy: d.servedBy,
+      trail: d.attempts.map((a) => ({ fields: Object.keys(a).sort(), target: a.target, outcome: a.outcome, reason: a.reason, decision: a.decision })),
+    });
+    assert.deepEqual(shape(unary.detour), shape(streamed));
+    assert.deepEqual(unary.detour.attempts[0]?.target, { provider: "sim", model: "failing" });
+    assert.equal(unary.detour.attempts[0]?.outcome, "ATTEMPT_OUTCOME_FAILED");
+    assert.equal(unary.detour.attempts[0]?.decision, "DECISION_FALLBACK");
+  });
+
   test("create: tools come back as tool_calls", async () => {
     const res = await client.chat.completions.create({
       model: "sim/tools",

@@ -66,13 +66,26 @@ export function completionJson(res: CompleteResponse, requested: string) {
       },
     ],
     usage: usageJson(res.usage),
-    detour: {
-      route: res.route,
-      attempts: res.attempts.map((a) => ({ target: modelName(a.target, ""), outcome: a.outcome, reason: a.reason, decision: a.decision })),
-      cost_usd: res.cost?.totalUsd ?? 0,
-      wasted_usd: res.cost?.wastedUsd ?? 0,
-      replayed: res.replayed,
-    },
+    detour: doneJson(doneOf(res)),
+  };
+}
+
+/**
+ * The answer's summary as the Done a stream ends with: the unary `detour`
+ * field and a stream's last chunk carry the same object, so a client reads
+ * the attempts trail (enums by name, targets as objects) one way for both.
+ */
+function doneOf(res: CompleteResponse): Done {
+  return {
+    $typeName: "detour.v1.Done",
+    id: res.id,
+    finishReason: res.finishReason,
+    usage: res.usage,
+    cost: res.cost,
+    servedBy: res.servedBy,
+    route: res.route,
+    attempts: res.attempts,
+    replayed: res.replayed,
   };
 }
 
