@@ -20,9 +20,26 @@ export function toOpenAIError(e: GatewayError): OpenAIErrorAnswer {
   // OpenAI answers a bad key with invalid_request_error / invalid_api_key.
   const type = e.reason === "UNAUTHENTICATED" ? "invalid_request_error" : spec.openaiType;
   const code = e.reason === "UNAUTHENTICATED" ? "invalid_api_key" : e.reason.toLowerCase();
+  const param = e.field === undefined ? null : openaiField(e.field);
+  // The engine names its own fields (sampling.temperature); the caller sent OpenAI's (temperature).
+  const message = e.field !== undefined && param !== e.field && e.message.startsWith(`${e.field}:`) ? `${param}${e.message.slice(e.field.length)}` : e.message;
   return {
     status: spec.http,
     headers,
-    body: { error: { message: e.message, type, param: e.field ?? null, code } },
+    body: { error: { message, type, param, code } },
   };
+}
+
+/** Where the engine's request fields sit in an OpenAI request, where they differ. */
+const OPENAI_FIELDS: readonly (readonly [RegExp, string])[] = [
+  [/^sampling\.max_output_tokens$/, "max_tokens"],
+  [/^sampling\.(.+)$/, "$1"],
+  [/^(tools\[\d+\])\.(name|description|parameters|strict)$/, "$1.function.$2"],
+  [/^(messages\[\d+\]\.content\[\d+\])\.image(\..+)?$/, "$1.image_url$2"],
+];
+
+/** An engine field path (sampling.temperature) as the OpenAI request names it (temperature). */
+export function openaiField(field: string): string {
+  for (const [from, to] of OPENAI_FIELDS) if (from.test(field)) return field.replace(from, to);
+  return field;
 }

@@ -49,9 +49,28 @@ export function validateRequest(req: CompleteRequest): void {
       if (p.part.case === "image" && p.part.value.source.case === "url" && p.part.value.source.value.length > MAX_IMAGE_URL_CHARS) {
         throw invalidRequest(`messages[${i}].content[${j}].image.url`, `is over ${MAX_IMAGE_URL_CHARS} characters; send a smaller image (over gRPC, its bytes can go in image.data)`);
       }
+      if (p.part.case === "image" && p.part.value.source.case === "url" && !isImageUrl(p.part.value.source.value)) {
+        throw invalidRequest(`messages[${i}].content[${j}].image.url`, `${shortShown(p.part.value.source.value)} is not an http(s) URL or a base64 data: URL; send "https://…" or "data:image/png;base64,…"`);
+      }
       if (p.part.case === "image" && p.part.value.source.case === "data" && !p.part.value.mediaType) {
         throw invalidRequest(`messages[${i}].content[${j}].image.media_type`, 'inline image data needs a media_type such as "image/png"');
       }
     });
   });
+}
+
+/**
+ * An image URL a provider can take: http(s), or a data: URL with a media
+ * type and base64 payload (what the adapters inline). Only the head is
+ * read: a data: URL can be megabytes long.
+ */
+function isImageUrl(url: string): boolean {
+  if (/^https?:\/\/[^\s/]/i.test(url)) return true;
+  const comma = url.slice(0, 256).indexOf(",");
+  return comma > 0 && /^data:[^;,]+;base64$/.test(url.slice(0, comma));
+}
+
+/** A value in an error message: quoted, and cut short when long. */
+function shortShown(v: string): string {
+  return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
 }

@@ -124,14 +124,20 @@ describe("OpenAI-compatible API, driven by the official openai SDK", () => {
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ model: "default", messages: [] }, /^messages: must be a non-empty array/],
       [{ model: "default", messages: [{ role: "user", content: "x" }], n: 3 }, /^n: only n=1 is supported/],
-      [{ model: "default", messages: [{ role: "user", content: "x" }], temperature: 9 }, /^sampling\.temperature: /],
+      [{ model: "default", messages: [{ role: "user", content: "x" }], temperature: 9 }, /^temperature: must be/],
       [{ model: "default", messages: [{ role: "pirate", content: "x" }] }, /^messages\[0\]\.role: "pirate" is not one of/],
       [{ model: "default", messages: [{ role: "user", content: "x" }], logit_bias: { "1": 2 } }, /^logit_bias: not supported/],
+      // Fields the engine names its own way are named as the caller sent them.
+      [{ model: "default", messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "ftp://example.com/cat.png" } }] }] }, /^messages\[0\]\.content\[0\]\.image_url\.url: "ftp:\/\/example\.com\/cat\.png" is not an http\(s\) URL or a base64 data: URL/],
+      [{ model: "default", messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "data:image/png,rawbytes" } }] }] }, /^messages\[0\]\.content\[0\]\.image_url\.url: .* not an http\(s\) URL or a base64 data: URL/],
+      [{ model: "default", messages: [{ role: "user", content: "x" }], tools: [1, 2].map(() => ({ type: "function", function: { name: "f", parameters: { type: "object" } } })) }, /^tools\[1\]\.function\.name: "f" is defined twice/],
     ];
     for (const [body, message] of cases) {
       const err = await client.chat.completions.create(body as never).catch((e: unknown) => e);
       assert.ok(err instanceof OpenAI.BadRequestError, `${JSON.stringify(body)} → ${String(err)}`);
-      assert.match(err.message.replace(/^400 /, ""), message);
+      const text = err.message.replace(/^400 /, "");
+      assert.match(text, message);
+      assert.equal(err.param, text.slice(0, text.indexOf(": ")), "param names the same field as the message");
     }
   });
 
@@ -148,7 +154,7 @@ describe("OpenAI-compatible API, driven by the official openai SDK", () => {
       const over = await ask(10_000_001);
       assert.equal(over.status, 400);
       const err = ((await over.json()) as { error: { message: string; param: string } }).error;
-      assert.equal(err.param, "messages[0].content[1].image.url");
+      assert.equal(err.param, "messages[0].content[1].image_url.url");
       assert.match(err.message, /is over 10000000 characters; send a smaller image/);
     } finally {
       await big.close();
