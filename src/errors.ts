@@ -180,3 +180,11 @@ export function invalidRequest(field: string, problem: string): GatewayError {
 export function wastedUsd(e: unknown): number {
   return e instanceof GatewayError ? e.attempts.reduce((n, a) => n + a.costUsd, 0) : 0;
 }
+
+/** A short description of a bad value for an error message: never the whole value, however large. */
+export function shown(v: unknown): string {
+  if (Array.isArray(v)) return "an array";
+  if (typeof v === "object" && v !== null) return "an object";
+  if (typeof v === "string") return v.length > 40 ? `${JSON.stringify(v.slice(0, 40))}…` : JSON.stringify(v);
+  return String(v);
+}

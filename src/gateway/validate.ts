@@ -6,7 +6,8 @@
 import { pathToString } from "@bufbuild/protobuf/reflect";
 import { createValidator } from "@bufbuild/protovalidate";
 import { CompleteRequestSchema, Role, type CompleteRequest } from "../../gen/detour/v1/chat_pb.js";
-import { invalidRequest } from "../errors.ts";
+import { invalidRequest, shown } from "../errors.ts";
+import { isBase64DataUrl } from "../providers/media.ts";
 
 const validator = createValidator();
 
@@ -50,7 +51,7 @@ export function validateRequest(req: CompleteRequest): void {
         throw invalidRequest(`messages[${i}].content[${j}].image.url`, `is over ${MAX_IMAGE_URL_CHARS} characters; send a smaller image (over gRPC, its bytes can go in image.data)`);
       }
       if (p.part.case === "image" && p.part.value.source.case === "url" && !isImageUrl(p.part.value.source.value)) {
-        throw invalidRequest(`messages[${i}].content[${j}].image.url`, `${shortShown(p.part.value.source.value)} is not an http(s) URL or a base64 data: URL; send "https://…" or "data:image/png;base64,…"`);
+        throw invalidRequest(`messages[${i}].content[${j}].image.url`, `${shown(p.part.value.source.value)} is not an http(s) URL or a base64 data: URL; send "https://…" or "data:image/png;base64,…"`);
       }
       if (p.part.case === "image" && p.part.value.source.case === "data" && !p.part.value.mediaType) {
         throw invalidRequest(`messages[${i}].content[${j}].image.media_type`, 'inline image data needs a media_type such as "image/png"');
@@ -59,18 +60,7 @@ export function validateRequest(req: CompleteRequest): void {
   });
 }
 
-/**
- * An image URL a provider can take: http(s), or a data: URL with a media
- * type and base64 payload (what the adapters inline). Only the head is
- * read: a data: URL can be megabytes long.
- */
+/** An image URL a provider can take: http(s), or a base64 data: URL (what the adapters inline). */
 function isImageUrl(url: string): boolean {
-  if (/^https?:\/\/[^\s/]/i.test(url)) return true;
-  const comma = url.slice(0, 256).indexOf(",");
-  return comma > 0 && /^data:[^;,]+;base64$/.test(url.slice(0, comma));
-}
-
-/** A value in an error message: quoted, and cut short when long. */
-function shortShown(v: string): string {
-  return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
+  return /^https?:\/\/[^\s/]/i.test(url) || isBase64DataUrl(url);
 }

@@ -20,7 +20,7 @@ import {
   type ContentPart,
   type Message,
 } from "../../../gen/detour/v1/chat_pb.js";
-import { invalidRequest } from "../../errors.ts";
+import { invalidRequest, shown } from "../../errors.ts";
 import { arr, obj, type Obj } from "../../providers/json.ts";
 
 /** What the handler needs besides the canonical request. */
@@ -58,14 +58,6 @@ const MAX_UINT32 = 2 ** 32 - 1;
 /** A table entry for a string key; never one inherited from Object.prototype ("constructor", "__proto__"). */
 function pick<T>(table: Record<string, T>, key: unknown): T | undefined {
   return typeof key === "string" && Object.hasOwn(table, key) ? table[key] : undefined;
-}
-
-/** A short description of a bad value for an error message: never the whole value, however large. */
-function shown(v: unknown): string {
-  if (Array.isArray(v)) return "an array";
-  if (typeof v === "object" && v !== null) return "an object";
-  if (typeof v === "string") return v.length > 40 ? `${JSON.stringify(v.slice(0, 40))}…` : JSON.stringify(v);
-  return String(v);
 }
 
 /** The path of a caller's key under `parent`: `metadata.team`, or `metadata["a b"]` when it is not a plain name (or is empty). */
