@@ -77,6 +77,15 @@ export declare type Config = Message<"detour.v1.Config"> & {
    * @generated from field: optional bool auto_providers = 8;
    */
   autoProviders?: boolean | undefined;
+
+  /**
+   * Serve without gateway keys on purpose. A hot reload that would remove
+   * every key from a gateway that has them is refused unless the new file
+   * sets this.
+   *
+   * @generated from field: bool open = 9;
+   */
+  open: boolean;
 };
 
 /**
@@ -133,6 +142,62 @@ export declare type ServerConfig = Message<"detour.v1.ServerConfig"> & {
    * @generated from field: bool dashboard = 6;
    */
   dashboard: boolean;
+
+  /**
+   * Most client connections open at once; beyond it new ones are closed at
+   * once. Default 16384.
+   *
+   * @generated from field: uint32 max_connections = 7;
+   */
+  maxConnections: number;
+
+  /**
+   * Time for a client to send a request's headers (and, on a new
+   * connection, its first bytes). Default "10s".
+   *
+   * @generated from field: string header_timeout = 8;
+   */
+  headerTimeout: string;
+
+  /**
+   * Time for a client to send a whole request, body included (not the
+   * answer, which may stream for minutes). Default "60s".
+   *
+   * @generated from field: string request_timeout = 9;
+   */
+  requestTimeout: string;
+
+  /**
+   * How long an idle connection (HTTP/1.1 keep-alive, an HTTP/2 session
+   * with no stream) stays open. Default "65s".
+   *
+   * @generated from field: string idle_timeout = 10;
+   */
+  idleTimeout: string;
+
+  /**
+   * With no gateway keys, Detour listens on loopback only, whatever host
+   * says (as Redis's protected mode does). Set this to listen on host anyway.
+   *
+   * @generated from field: bool open_public = 11;
+   */
+  openPublic: boolean;
+
+  /**
+   * Browser cross-origin requests. Without it, a request carrying an Origin
+   * other than the gateway's own is refused.
+   *
+   * @generated from field: detour.v1.CorsConfig cors = 12;
+   */
+  cors?: CorsConfig | undefined;
+
+  /**
+   * The longest deadline a caller may ask for; longer ones are cut to it.
+   * Default "1h".
+   *
+   * @generated from field: string max_deadline = 13;
+   */
+  maxDeadline: string;
 };
 
 /**
@@ -140,6 +205,27 @@ export declare type ServerConfig = Message<"detour.v1.ServerConfig"> & {
  * Use `create(ServerConfigSchema)` to create a new message.
  */
 export declare const ServerConfigSchema: GenMessage<ServerConfig>;
+
+/**
+ * Browser cross-origin access (CORS).
+ *
+ * @generated from message detour.v1.CorsConfig
+ */
+export declare type CorsConfig = Message<"detour.v1.CorsConfig"> & {
+  /**
+   * Origins allowed, exactly as browsers send them ("https://app.example.com"),
+   * or "*" for any.
+   *
+   * @generated from field: repeated string allowed_origins = 1;
+   */
+  allowedOrigins: string[];
+};
+
+/**
+ * Describes the message detour.v1.CorsConfig.
+ * Use `create(CorsConfigSchema)` to create a new message.
+ */
+export declare const CorsConfigSchema: GenMessage<CorsConfig>;
 
 /**
  * An upstream provider.
@@ -207,6 +293,15 @@ export declare type ProviderConfig = Message<"detour.v1.ProviderConfig"> & {
    * @generated from field: detour.v1.UpstreamConfig upstream = 7;
    */
   upstream?: UpstreamConfig | undefined;
+
+  /**
+   * Models callers may name directly as "provider/model" beyond those the
+   * catalog and this config know: glob patterns such as "ft:gpt-4o*", or
+   * "*" for any name the vendor accepts.
+   *
+   * @generated from field: repeated string allowed_models = 8;
+   */
+  allowedModels: string[];
 };
 
 /**
@@ -760,6 +855,15 @@ export declare type RouteConfig = Message<"detour.v1.RouteConfig"> & {
    * @generated from field: detour.v1.CommitBufferConfig commit_buffer = 14;
    */
   commitBuffer?: CommitBufferConfig | undefined;
+
+  /**
+   * Let route-limited keys send provider_options (vendor extras) on this
+   * route. Keys that may use every route always may. Extras never replace a
+   * field Detour sets (model, messages, stream, n, tools, token limits…).
+   *
+   * @generated from field: bool allow_provider_options = 15;
+   */
+  allowProviderOptions: boolean;
 };
 
 /**
@@ -987,11 +1091,19 @@ export declare type TelemetryConfig = Message<"detour.v1.TelemetryConfig"> & {
   logLevel: string;
 
   /**
-   * Put prompt and completion text in spans and logs.
+   * Put prompt and completion text in spans and logs (upstream error
+   * messages too, which may quote the prompt).
    *
    * @generated from field: bool include_content = 2;
    */
   includeContent: boolean;
+
+  /**
+   * Serve /metrics only to callers with an admin key.
+   *
+   * @generated from field: bool metrics_require_admin = 3;
+   */
+  metricsRequireAdmin: boolean;
 };
 
 /**
