@@ -37,6 +37,8 @@ export const REASONS = {
   // Over server.max_request_bytes; Connect's own size check answers ResourceExhausted too.
   REQUEST_TOO_LARGE: spec(Code.ResourceExhausted, 413, "invalid_request_error", "fail"),
   UNKNOWN_MODEL: spec(Code.NotFound, 404, "invalid_request_error", "fail"),
+  // A path or method the HTTP API does not serve.
+  UNKNOWN_PATH: spec(Code.NotFound, 404, "invalid_request_error", "fail"),
   // A target that cannot honour a parameter: another target may.
   CAPABILITY_MISMATCH: spec(Code.FailedPrecondition, 400, "invalid_request_error", "fallback"),
   COST_LIMIT: spec(Code.FailedPrecondition, 400, "invalid_request_error", "fail"),

@@ -131,7 +131,9 @@ export function createBreakers(config: BreakerConfig | undefined): Breakers {
       const shut = pair.find((e) => !admits(e.breaker));
       if (shut) {
         const which = shut.ref.model ? `${ref.provider}/${ref.model}` : `provider ${ref.provider}`;
-        throw new GatewayError("BREAKER_OPEN", `the circuit breaker of ${which} is open`, { hop: ref });
+        // When the breaker lets its probe through: what a caller's retry-after says.
+        const probeInMs = shut.openedAt === undefined ? resetMs : Math.max(0, shut.openedAt + resetMs - Date.now());
+        throw new GatewayError("BREAKER_OPEN", `the circuit breaker of ${which} is open`, { hop: ref, retryAfterMs: probeInMs });
       }
       const [providerWide, model] = pair as [Entry, Entry];
       const provider = deferred();

@@ -70,7 +70,7 @@ export interface GatewayDeps {
 const idPool = Buffer.allocUnsafe(16 * 256);
 let idOffset = idPool.length;
 
-/** "cmpl-" and 32 random hex digits (128 bits, as a UUID's; a fifth of randomUUID's cost, formatted in one call). */
+/** "chatcmpl-" (OpenAI's prefix for chat completions) and 32 random hex digits (128 bits, as a UUID's; a fifth of randomUUID's cost, formatted in one call). */
 function completionId(): string {
   if (idOffset === idPool.length) {
     randomFillSync(idPool);
@@ -78,7 +78,7 @@ function completionId(): string {
   }
   const hex = idPool.toString("hex", idOffset, idOffset + 16);
   idOffset += 16;
-  return `cmpl-${hex}`;
+  return `chatcmpl-${hex}`;
 }
 
 /** Default deadline for calls when neither caller nor route sets one. */

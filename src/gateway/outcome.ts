@@ -47,9 +47,10 @@ export function finalError(
   } else if (why) {
     message = `${last.message}; ${why}`;
   }
-  // Waiting helps only when every failure was a rate limit: pass on the
-  // last upstream's Retry-After.
-  const allLimited = failed.length > 0 && failed.every((a) => a.reason === "RATE_LIMITED");
+  // Waiting helps only when every failure was a rate limit or an open
+  // breaker: pass on the last one's Retry-After (an upstream's, or when the
+  // breaker lets its probe through).
+  const allLimited = failed.length > 0 && failed.every((a) => a.reason === "RATE_LIMITED" || a.reason === "BREAKER_OPEN");
   const retryAfter = allLimited ? last.retryAfterMs : undefined;
   return new GatewayError(last.reason, message, {
     ...(last.hop ? { hop: last.hop } : {}),

@@ -130,7 +130,7 @@ describe("engine", () => {
     assert.ok(err.attempts.every((a) => a.reason === "RATE_LIMITED" && a.upstreamStatus === 429));
     assert.equal(err.attempts[1]?.decision, Decision.FAIL);
     assert.match(err.message, /^all 2 attempts failed: sim\/limited: RATE_LIMITED/);
-    assert.match(err.id, /^cmpl-/);
+    assert.match(err.id, /^chatcmpl-/);
   });
 
   test("a deterministic upstream 400 fails fast without touching the next target", async () => {

@@ -50,7 +50,7 @@ describe("OpenAI-compatible API, driven by the official openai SDK", () => {
     assert.equal(response.headers.get("x-detour-provider"), "sim");
     assert.equal(response.headers.get("x-detour-model"), "fast");
     assert.equal(response.headers.get("x-detour-attempts"), "2");
-    assert.match(response.headers.get("x-request-id") ?? "", /^cmpl-[0-9a-f]{32}$/);
+    assert.match(response.headers.get("x-request-id") ?? "", /^chatcmpl-[0-9a-f]{32}$/);
     assert.ok(response.headers.get("x-detour-cost-usd"));
     const ext = (data as unknown as { detour: { attempts: { reason: string }[] } }).detour;
     assert.equal(ext.attempts[0]?.reason, "UPSTREAM_UNAVAILABLE");
@@ -268,7 +268,7 @@ describe("OpenAI-compatible API, driven by the official openai SDK", () => {
     assert.equal(res.status, 200);
     assert.equal(res.headers.get("x-detour-model"), "fast");
     const raw = await res.text();
-    assert.ok(raw.startsWith('data: {"id":"cmpl-'), "the role chunk comes first");
+    assert.ok(raw.startsWith('data: {"id":"chatcmpl-'), "the role chunk comes first");
     assert.match(raw.split("\n")[0] ?? "", /"model":"sim\/fast".*"role":"assistant"/, "and names the model that answers");
   });
 
@@ -276,7 +276,7 @@ describe("OpenAI-compatible API, driven by the official openai SDK", () => {
     const res = await streamRaw("default");
     const raw = await res.text();
     assert.match(raw, /^: detour-hop \{"from":\{"provider":"sim","model":"failing"\},"to":\{"provider":"sim","model":"fast"\},"reason":"UPSTREAM_UNAVAILABLE"/m);
-    assert.match(raw, /"finish_reason":"stop"\}\],"detour":\{"id":"cmpl-/);
+    assert.match(raw, /"finish_reason":"stop"\}\],"detour":\{"id":"chatcmpl-/);
     assert.ok(raw.trimEnd().endsWith("data: [DONE]"));
   });
 });

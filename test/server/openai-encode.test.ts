@@ -35,7 +35,6 @@ describe("OpenAI stream chunks", () => {
           object: "chat.completion.chunk",
           created,
           model,
-          system_fingerprint: null,
           choices: [{ index: 0, delta: { content: text }, logprobs: null, finish_reason: null }],
           ...(includeUsage ? { usage: null } : {}),
         };
@@ -45,17 +44,22 @@ describe("OpenAI stream chunks", () => {
     );
   });
 
-  test("every chunk of a stream has the same created, and a hop renames the model", async () => {
+  // The spec (openai-openapi, CreateChatCompletionStreamResponse): "Each chunk has the same ID", "the same timestamp".
+  test("every chunk of a stream has the same id, created and model: a hop after the first chunk renames nothing", async (t) => {
+    t.mock.timers.enable({ apis: ["Date"], now: 1_000_000 });
     const chunker = createChunker("cmpl-2", "route", false);
+    chunker.target({ provider: "p", model: "first" });
     const first = parseFrame(chunker.role());
     const before = parseFrame(chunker.content("a"));
-    await new Promise((r) => setTimeout(r, 1100));
+    t.mock.timers.tick(5_000);
     chunker.target({ provider: "p", model: "m" });
     const later = parseFrame(chunker.content("hi"));
-    assert.equal(later["created"], first["created"]);
-    assert.equal(first["model"], "route");
-    assert.equal(before["model"], "route");
-    assert.equal(later["model"], "p/m");
+    const last = parseFrame(chunker.toolCall(0, "c", "f", "{}"));
+    for (const c of [before, later, last]) {
+      assert.equal(c["created"], first["created"]);
+      assert.equal(c["id"], "cmpl-2");
+      assert.equal(c["model"], "p/first");
+    }
   });
 });
 

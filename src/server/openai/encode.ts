@@ -51,7 +51,6 @@ export function completionJson(res: CompleteResponse, requested: string) {
     object: "chat.completion",
     created: created(),
     model: modelName(res.servedBy, requested),
-    system_fingerprint: null,
     choices: [
       {
         index: 0,
@@ -90,31 +89,40 @@ function doneOf(res: CompleteResponse): Done {
 }
 
 /**
- * Builds the chunks of one stream. Every chunk carries the same `created`
- * (OpenAI's do: it is when the completion was created). A content chunk, one
- * per token or so, is a template with the text's JSON string in it, not an
- * object serialised whole; a test checks the two are the same bytes.
+ * Builds the chunks of one stream. Every chunk carries the same `id`,
+ * `created` and `model`, as OpenAI's do (the spec: "Each chunk has the same
+ * ID", "the same timestamp"): the model is the target that served the first
+ * output, and stays so after a hop mid-answer — the target that finished is
+ * in the last chunk's `detour.servedBy`. `system_fingerprint` is left out:
+ * the spec has it as an optional string, and Detour has none to give. A
+ * content chunk, one per token or so, is a template with the text's JSON
+ * string in it, not an object serialised whole; a test checks the two are
+ * the same bytes.
  */
 export function createChunker(id: string, requested: string, includeUsage: boolean) {
   const createdAt = created();
-  const base = (model: string) => ({ id, object: "chat.completion.chunk", created: createdAt, model, system_fingerprint: null });
+  const base = (model: string) => ({ id, object: "chat.completion.chunk", created: createdAt, model });
   let model = requested;
+  /** Set once the first chunk is made: the model no longer changes. */
+  let fixed = false;
   const frame = (o: unknown) => `data: ${JSON.stringify(o)}\n\n`;
-  const chunk = (delta: unknown, finish: string | null = null, extra: Record<string, unknown> = {}) =>
-    frame({ ...base(model), choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...(includeUsage ? { usage: null } : {}), ...extra });
+  const chunk = (delta: unknown, finish: string | null = null, extra: Record<string, unknown> = {}) => {
+    fixed = true;
+    return frame({ ...base(model), choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...(includeUsage ? { usage: null } : {}), ...extra });
+  };
   // The content chunk around its text: `base` without its closing brace, then the choice.
   const contentTail = `},"logprobs":null,"finish_reason":null}]${includeUsage ? ',"usage":null' : ""}}\n\n`;
-  // Made on the first content chunk for each model that answers.
+  // Made on the first content chunk.
   let contentHead = "";
-  const head = () => (contentHead ||= `data: ${JSON.stringify(base(model)).slice(0, -1)},"choices":[{"index":0,"delta":{"content":`);
+  const head = () => {
+    fixed = true;
+    return (contentHead ||= `data: ${JSON.stringify(base(model)).slice(0, -1)},"choices":[{"index":0,"delta":{"content":`);
+  };
   return {
     /** The serving target changed (start or hop). */
     target(ref: { provider: string; model: string } | undefined) {
-      if (!ref) return;
-      const next = modelName(ref, requested);
-      if (next === model) return;
-      model = next;
-      contentHead = "";
+      if (!ref || fixed) return;
+      model = modelName(ref, requested);
     },
     content: (text: string) => head() + JSON.stringify(text) + contentTail,
     role: () => chunk({ role: "assistant", content: "", refusal: null }),

@@ -4,6 +4,7 @@
  * JSON in → the canonical request → the same engine the gRPC API uses →
  * events back out in OpenAI's shapes.
  */
+import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { ServerResponse, type IncomingMessage } from "node:http";
 import { context, propagation, type Context } from "@opentelemetry/api";
@@ -54,9 +55,19 @@ function sendJson(res: Res, status: number, body: unknown, headers: Record<strin
 function sendError(res: Res, e: unknown): void {
   const err = toGatewayError(e);
   const answer = toOpenAIError(err);
-  const headers = { ...answer.headers, ...(err.id ? { "x-request-id": err.id } : {}), ...(err.attempts.length ? { "x-detour-attempts": String(err.attempts.length) } : {}) };
+  const headers = {
+    ...answer.headers,
+    // Every answer names itself, errors before the engine gave an ID included.
+    "x-request-id": err.id || requestId(),
+    // Detour already retried and fell back: the OpenAI SDKs read this and do
+    // not run a second round of retries on top of the chain's.
+    ...(err.attempts.length ? { "x-detour-attempts": String(err.attempts.length), "x-should-retry": "false" } : {}),
+  };
   sendJson(res, answer.status, answer.body, headers);
 }
+
+/** What the OpenAI-compatible API serves, for the answer to a path it does not. */
+const SERVED = ["POST /v1/chat/completions", "GET /v1/models", "GET /v1/models/{id}"];
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -110,12 +121,17 @@ export function openaiHandler(deps: OpenAIDeps): (req: Req, res: Res, path: stri
     if (path === "/v1/models" && req.method === "GET") {
       void guard(res, async () => {
         deps.auth.authenticate(header(req, "authorization"));
-        const list = deps.gateway.listModels();
-        const data = [
-          ...list.routes.map((r) => ({ id: r.name, object: "model", created: 0, owned_by: "detour" })),
-          ...list.models.map((m) => ({ id: m.id, object: "model", created: 0, owned_by: m.target?.provider ?? "" })),
-        ];
-        sendJson(res, 200, { object: "list", data });
+        sendJson(res, 200, { object: "list", data: modelList(deps.gateway) }, { "x-request-id": requestId() });
+      });
+      return true;
+    }
+    if (path.startsWith("/v1/models/") && req.method === "GET") {
+      void guard(res, async () => {
+        deps.auth.authenticate(header(req, "authorization"));
+        const id = decodeURIComponent(path.slice("/v1/models/".length));
+        const model = modelList(deps.gateway).find((m) => m.id === id);
+        if (!model) throw new GatewayError("UNKNOWN_MODEL", `model: "${id}" is not a route or provider/model this gateway serves; GET /v1/models lists them`, { field: "model" });
+        sendJson(res, 200, model, { "x-request-id": requestId() });
       });
       return true;
     }
@@ -136,8 +152,23 @@ export function openaiHandler(deps: OpenAIDeps): (req: Req, res: Res, path: stri
       void guard(res, () => chat(deps, req, res));
       return true;
     }
-    return false;
+    sendError(res, new GatewayError("UNKNOWN_PATH", `${req.method} ${path} is not served by Detour; it serves ${SERVED.join(", ")}`));
+    return true;
   };
+}
+
+/** Routes and provider/model targets as OpenAI Model objects. */
+function modelList(gateway: Gateway) {
+  const list = gateway.listModels();
+  return [
+    ...list.routes.map((r) => ({ id: r.name, object: "model", created: 0, owned_by: "detour" })),
+    ...list.models.map((m) => ({ id: m.id, object: "model", created: 0, owned_by: m.target?.provider ?? "" })),
+  ];
+}
+
+/** An ID for an answer the engine gives none: "req_" and 32 hex digits. */
+function requestId(): string {
+  return `req_${randomBytes(16).toString("hex")}`;
 }
 
 async function guard(res: Res, work: () => Promise<void>): Promise<void> {
