@@ -15,6 +15,7 @@ import { ConfigError } from "./error.ts";
 
 export { ConfigError };
 import { normalizeForMessage } from "./normalize.ts";
+import { apiKeyFix, isSecretPath } from "./withheld.ts";
 
 
 const validator = createValidator();
@@ -49,20 +50,30 @@ export function parseConfig(text: string, source: string, opts: ParseOptions = {
   try {
     config = fromJson(ConfigSchema, json as JsonValue);
   } catch (e) {
-    throw new ConfigError(source, [e instanceof Error ? e.message : String(e)]);
+    throw new ConfigError(source, [withheldInDecodeError(e instanceof Error ? e.message : String(e))]);
   }
   const result = validator.validate(ConfigSchema, config);
   if (result.kind === "error") throw new ConfigError(source, [result.error.message]);
   if (result.kind === "invalid") {
     throw new ConfigError(
       source,
-      result.error.violations.map((v) => `${pathToString(v.field) || "(top level)"}: ${v.message}`),
+      result.error.violations.map((v) => {
+        const path = pathToString(v.field) || "(top level)";
+        // An env "name" that is not a name is most likely the key itself.
+        return path.endsWith("api_key.env") ? `${path}: is not a variable name (letters, digits and _; the value is withheld, as it may be the key itself); ${apiKeyFix(path)}` : `${path}: ${v.message}`;
+      }),
     );
   }
   addAutoProviders(config, opts.env ?? process.env);
   const refProblems = checkReferences(config);
   if (refProblems.length > 0) throw new ConfigError(source, refProblems);
   return config;
+}
+
+/** protobuf's decode error quotes the value; a secret field's is withheld. */
+function withheldInDecodeError(message: string): string {
+  const field = /field ([\w.]+) from JSON/.exec(message)?.[1] ?? "";
+  return isSecretPath(field) ? message.replace(/from JSON: .*/s, "from JSON: the value is withheld (the field may hold a secret)") : message;
 }
 
 /** Reads, parses and validates a config file. */
