@@ -35,14 +35,14 @@ export function parseConfig(text: string, source: string, opts: ParseOptions = {
     // Nesting too deep for the parser's stack is reported once per level it unwinds: say it once.
     const deep = doc.errors.find((e) => e.code === "RESOURCE_EXHAUSTION");
     if (deep) throw new ConfigError(source, [`YAML: nested too deeply at line ${deep.linePos?.[0].line ?? 1}`]);
-    throw new ConfigError(source, doc.errors.map((e) => `YAML: ${e.message.split("\n")[0]}`));
+    throw new ConfigError(source, doc.errors.map((e) => yamlProblem(e.message, e.linePos?.[0].line)));
   }
   let data: unknown;
   try {
     data = doc.toJS();
   } catch (e) {
     // The yaml package refuses aliases that expand too far ("billion laughs").
-    throw new ConfigError(source, [`YAML: ${e instanceof Error ? e.message : String(e)}`]);
+    throw new ConfigError(source, [yamlProblem(e instanceof Error ? e.message : String(e), undefined)]);
   }
   const { json, problems } = normalizeForMessage(ConfigSchema, data ?? {});
   if (problems.length > 0) throw new ConfigError(source, problems);
@@ -68,6 +68,16 @@ export function parseConfig(text: string, source: string, opts: ParseOptions = {
   const refProblems = checkReferences(config);
   if (refProblems.length > 0) throw new ConfigError(source, refProblems);
   return config;
+}
+
+/**
+ * A YAML parser's message without the source text it may quote after a
+ * colon (an alias's name, which can be a pasted key), with its line.
+ */
+function yamlProblem(message: string, line: number | undefined): string {
+  const head = message.split("\n")[0] ?? "";
+  const cut = head.replace(/: (?!.*\bat line \d+).*$/, "");
+  return `YAML: ${cut}${cut !== head && line !== undefined ? ` at line ${line}` : ""}`;
 }
 
 /** protobuf's decode error quotes the value; a secret field's is withheld. */

@@ -212,6 +212,7 @@ routes:
       [`keys: [{ name: k, sha256: 4242424242 }]`, /^keys\[0\]\.sha256: expected a string, got a number \(withheld/],
       [`providers: [{ name: o, openai: { base_url: "ftp://u:${key}@example.com" } }]`, /^providers\[0\]\.openai\.base_url: "ftp:\/\/\(credentials withheld\)@example\.com" is not/],
       [`idempotency: { redis_url: "tcp://:${key}@cache:6379" }`, /^idempotency\.redis_url: "tcp:\/\/\(credentials withheld\)@cache:6379" is not/],
+      [`providers:\n  - name: o\n    openai:\n      api_key: *${key}\n`, /^YAML: Unresolved alias \(the anchor must be set before the alias\)$/],
     ];
     for (const [yaml, expected] of cases) {
       const got = problems(yaml);
