@@ -6,7 +6,7 @@
  */
 import { GatewayError, type Reason } from "../errors.ts";
 import type { TargetRef } from "../../gen/detour/v1/result_pb.js";
-import { quoteUpstream, upstreamToken, type Scrub } from "../upstream-text.ts";
+import { quoteUpstream, REDACTED, upstreamToken, type Scrub } from "../upstream-text.ts";
 
 /** What an adapter extracted from an error response. */
 export interface VendorError {
@@ -81,14 +81,14 @@ export function parseProtoDuration(text: unknown): number | undefined {
 
 // Key shapes the gateway was not configured with (another tenant's key, a
 // partial key the vendor echoes): sk-…, sk-ant-…, AIza…, bearer tokens, JWTs,
-// "api_key=…" pairs and any long opaque token, dotted or not. The configured
+// "api_key=…" pairs and any long opaque token. The configured
 // secrets themselves are removed by exact match first (upstream-text.ts).
 const KEYISH = new RegExp(
   [
     /\b(?:sk|pk|rk)-[A-Za-z0-9_.*-]{3,}/.source,
     /\bAIza[0-9A-Za-z_.-]{6,}/.source,
     /\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_.-]+/.source,
-    /(?<=\b(?:bearer|basic)\s+)[^\s"',;]+/.source,
+    /(?<=\bbearer\s+)[^\s"',;]+/.source,
     /(?<=\b(?:api[-_ ]?key|x-api-key|x-goog-api-key|token|secret|password|authorization)["']?\s*[:=]\s*["']?)[^\s"',;]{4,}/.source,
     /\b[A-Za-z0-9_-]{32,}/.source,
   ].join("|"),
@@ -102,7 +102,7 @@ const KEYISH = new RegExp(
  */
 export function safeMessage(text: string | undefined, scrub: Scrub): string {
   if (!text) return "";
-  const line = scrub(text).replace(/\s+/g, " ").trim().replace(KEYISH, "[redacted]");
+  const line = scrub(text).replace(/\s+/g, " ").trim().replace(KEYISH, REDACTED);
   return line.length > 300 ? `${line.slice(0, 297)}...` : line;
 }
 
