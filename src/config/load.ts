@@ -15,6 +15,7 @@ import { ConfigError } from "./error.ts";
 
 export { ConfigError };
 import { normalizeForMessage } from "./normalize.ts";
+import { apiKeyFix, isSecretPath } from "./withheld.ts";
 
 
 const validator = createValidator();
@@ -34,14 +35,14 @@ export function parseConfig(text: string, source: string, opts: ParseOptions = {
     // Nesting too deep for the parser's stack is reported once per level it unwinds: say it once.
     const deep = doc.errors.find((e) => e.code === "RESOURCE_EXHAUSTION");
     if (deep) throw new ConfigError(source, [`YAML: nested too deeply at line ${deep.linePos?.[0].line ?? 1}`]);
-    throw new ConfigError(source, doc.errors.map((e) => `YAML: ${e.message.split("\n")[0]}`));
+    throw new ConfigError(source, doc.errors.map((e) => yamlProblem(e.message, e.linePos?.[0].line)));
   }
   let data: unknown;
   try {
     data = doc.toJS();
   } catch (e) {
     // The yaml package refuses aliases that expand too far ("billion laughs").
-    throw new ConfigError(source, [`YAML: ${e instanceof Error ? e.message : String(e)}`]);
+    throw new ConfigError(source, [yamlProblem(e instanceof Error ? e.message : String(e), undefined)]);
   }
   const { json, problems } = normalizeForMessage(ConfigSchema, data ?? {});
   if (problems.length > 0) throw new ConfigError(source, problems);
@@ -49,20 +50,40 @@ export function parseConfig(text: string, source: string, opts: ParseOptions = {
   try {
     config = fromJson(ConfigSchema, json as JsonValue);
   } catch (e) {
-    throw new ConfigError(source, [e instanceof Error ? e.message : String(e)]);
+    throw new ConfigError(source, [withheldInDecodeError(e instanceof Error ? e.message : String(e))]);
   }
   const result = validator.validate(ConfigSchema, config);
   if (result.kind === "error") throw new ConfigError(source, [result.error.message]);
   if (result.kind === "invalid") {
     throw new ConfigError(
       source,
-      result.error.violations.map((v) => `${pathToString(v.field) || "(top level)"}: ${v.message}`),
+      result.error.violations.map((v) => {
+        const path = pathToString(v.field) || "(top level)";
+        // An env "name" that is not a name is most likely the key itself.
+        return path.endsWith("api_key.env") ? `${path}: is not a variable name (letters, digits and _; the value is withheld, as it may be the key itself); ${apiKeyFix(path)}` : `${path}: ${v.message}`;
+      }),
     );
   }
   addAutoProviders(config, opts.env ?? process.env);
   const refProblems = checkReferences(config);
   if (refProblems.length > 0) throw new ConfigError(source, refProblems);
   return config;
+}
+
+/**
+ * A YAML parser's message without the source text it may quote after a
+ * colon (an alias's name, which can be a pasted key), with its line.
+ */
+function yamlProblem(message: string, line: number | undefined): string {
+  const head = message.split("\n")[0] ?? "";
+  const cut = head.replace(/: (?!.*\bat line \d+).*$/, "");
+  return `YAML: ${cut}${cut !== head && line !== undefined ? ` at line ${line}` : ""}`;
+}
+
+/** protobuf's decode error quotes the value; a secret field's is withheld. */
+function withheldInDecodeError(message: string): string {
+  const field = /field ([\w.]+) from JSON/.exec(message)?.[1] ?? "";
+  return isSecretPath(field) ? message.replace(/from JSON: .*/s, "from JSON: the value is withheld (the field may hold a secret)") : message;
 }
 
 /** Reads, parses and validates a config file. */

@@ -5,6 +5,7 @@
  * and enum values may be written short ("continue" for COMMIT_POLICY_CONTINUE).
  */
 import { ScalarType, type DescEnum, type DescField, type DescMessage } from "@bufbuild/protobuf";
+import { apiKeyFix, isSecretPath, withheld } from "./withheld.ts";
 
 /** The result of normalising: the JSON for fromJson, and problems found. */
 export interface Normalized {
@@ -34,14 +35,16 @@ function walkMessage(desc: DescMessage, value: unknown, path: string, problems: 
   if (desc.typeName.startsWith("google.protobuf.")) return value;
   if (value === null || value === undefined) return {};
   if (!isRecord(value)) {
-    problems.push(`${path || "(top level)"}: expected a mapping of fields, got ${describe(value)}`);
+    const fix = desc.typeName === "detour.v1.ApiKey" ? `; ${apiKeyFix(path)}` : "";
+    problems.push(`${path || "(top level)"}: expected a mapping of fields, got ${describe(value, path)}${fix}`);
     return {};
   }
   const out: Record<string, unknown> = {};
   const oneofSeen = new Map<string, string>();
   for (const [key, v] of Object.entries(value)) {
     const field = desc.fields.find((f) => f.name === key || f.jsonName === key);
-    const here = join(path, key);
+    // A key under a secret's field may be the secret, written as a mapping by mistake.
+    const here = isSecretPath(path) && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(key) ? `${path}[(a name withheld)]` : join(path, key);
     if (!field) {
       const hint = suggest(key, desc.fields.map((f) => f.name));
       problems.push(`${here}: unknown field${hint ? ` (did you mean "${hint}"?)` : ""}; ${desc.name} has: ${desc.fields.map((f) => f.name).join(", ")}`);
@@ -71,7 +74,7 @@ function walkField(field: DescField, v: unknown, path: string, problems: string[
       return walkMessage(field.message, v, path, problems);
     case "list": {
       if (!Array.isArray(v)) {
-        problems.push(`${path}: expected a list, got ${describe(v)}`);
+        problems.push(`${path}: expected a list, got ${describe(v, path)}`);
         return [];
       }
       return v.map((item, i) => {
@@ -83,7 +86,7 @@ function walkField(field: DescField, v: unknown, path: string, problems: string[
     }
     case "map": {
       if (!isRecord(v)) {
-        problems.push(`${path}: expected a mapping, got ${describe(v)}`);
+        problems.push(`${path}: expected a mapping, got ${describe(v, path)}`);
         return {};
       }
       // fromEntries, not assignment: a "__proto__" key must stay a key, to be checked like any other.
@@ -103,19 +106,19 @@ function walkScalar(type: ScalarType, v: unknown, path: string, problems: string
   switch (type) {
     case ScalarType.STRING:
       if (typeof v !== "string") {
-        problems.push(`${path}: expected a string, got ${describe(v)}${typeof v === "number" ? ' (durations need a unit, e.g. "4s")' : ""}`);
+        problems.push(`${path}: expected a string, got ${describe(v, path)}${typeof v === "number" && !isSecretPath(path) ? ' (durations need a unit, e.g. "4s")' : ""}`);
       }
       return v;
     case ScalarType.BOOL:
-      if (typeof v !== "boolean") problems.push(`${path}: expected true or false, got ${describe(v)}`);
+      if (typeof v !== "boolean") problems.push(`${path}: expected true or false, got ${describe(v, path)}`);
       return v;
     case ScalarType.BYTES:
-      if (typeof v !== "string") problems.push(`${path}: expected base64 text, got ${describe(v)}`);
+      if (typeof v !== "string") problems.push(`${path}: expected base64 text, got ${describe(v, path)}`);
       return v;
     default: {
       const n = typeof v === "string" && v.trim() !== "" ? Number(v) : v;
       if (typeof n !== "number" || !Number.isFinite(n)) {
-        problems.push(`${path}: expected a number, got ${describe(v)}`);
+        problems.push(`${path}: expected a number, got ${describe(v, path)}`);
         return 0;
       }
       const range = intRange(type);
@@ -171,14 +174,16 @@ function walkEnum(e: DescEnum, v: unknown, path: string, problems: string[]): un
     const hit = e.values.find((x) => x.name.toLowerCase() === wanted || shortEnumName(e, x.name) === wanted);
     if (hit && hit.number !== 0) return hit.name;
   }
-  problems.push(`${path}: ${describe(v)} is not one of: ${choices.join(", ")}`);
+  problems.push(`${path}: ${describe(v, path)} is not one of: ${choices.join(", ")}`);
   return 0;
 }
 
-function describe(v: unknown): string {
+/** A bad value as an error shows it: never the value itself where a secret belongs. */
+function describe(v: unknown, path: string): string {
   if (v === null || v === undefined) return "nothing";
   if (Array.isArray(v)) return "a list";
   if (typeof v === "object") return "a mapping";
+  if (isSecretPath(path)) return withheld(v);
   if (typeof v === "string") return JSON.stringify(v);
   return `${typeof v} ${String(v)}`;
 }

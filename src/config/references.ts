@@ -3,6 +3,7 @@
  * target points at a provider (and, for simulated providers, a model) that
  * exists.
  */
+import { withoutCredentials } from "./withheld.ts";
 import type { Config } from "../../gen/detour/v1/config_pb.js";
 import { REASONS } from "../errors.ts";
 import { parseDuration } from "./duration.ts";
@@ -66,7 +67,7 @@ export function checkReferences(config: Config): string[] {
     if (p.kind.case !== "openai" && p.kind.case !== "anthropic" && p.kind.case !== "gemini") return;
     const url = p.kind.value.baseUrl;
     if (url !== "" && !hasScheme(url, ["http:", "https:"])) {
-      problems.push(`providers[${i}].${p.kind.case}.base_url: "${url}" is not an http:// or https:// URL; use the API's base, such as ${VENDOR_BASES[p.kind.case]}, or leave it out for that default`);
+      problems.push(`providers[${i}].${p.kind.case}.base_url: "${withoutCredentials(url)}" is not an http:// or https:// URL; use the API's base, such as ${VENDOR_BASES[p.kind.case]}, or leave it out for that default`);
     }
     // Sent on every call: a bad one would fail each call, not the config.
     for (const [name, value] of Object.entries(p.kind.value.headers)) {
@@ -77,7 +78,7 @@ export function checkReferences(config: Config): string[] {
   });
   const redisUrl = config.idempotency?.redisUrl ?? "";
   if (redisUrl !== "" && !hasScheme(redisUrl, ["redis:", "rediss:"])) {
-    problems.push(`idempotency.redis_url: "${redisUrl}" is not a Redis URL; use redis://host:6379/0 (rediss:// for TLS), or leave it out to keep records in memory`);
+    problems.push(`idempotency.redis_url: "${withoutCredentials(redisUrl)}" is not a Redis URL; use redis://host:6379/0 (rediss:// for TLS), or leave it out to keep records in memory`);
   }
   // Durations pass the proto pattern already; this catches the odd case the
   // pattern allows but the parser rejects, so nothing fails later at runtime.

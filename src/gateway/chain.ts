@@ -29,6 +29,7 @@ import { orderTargets } from "./order.ts";
 import { requestFor, type Plan, type PlannedTarget } from "./plan.ts";
 import { backoffMs, decide, type RetryBudget } from "./retry.ts";
 import { BreakerState } from "../../gen/detour/v1/admin_pb.js";
+import { withholdUpstream } from "../upstream-text.ts";
 import { endAttemptSpan, startAttemptSpan, withSpan } from "../telemetry/spans.ts";
 
 /** One run of the chain. */
@@ -49,6 +50,8 @@ export interface ChainInput {
 /** What the loop needs from the gateway. */
 export interface ChainDeps {
   readonly providers: Providers;
+  /** telemetry.include_content: without it, attempt spans withhold the upstreams' prose. */
+  readonly includeContent: boolean;
   readonly prices: PriceBook;
   readonly breakers: Breakers;
   readonly budget: (route: string) => RetryBudget;
@@ -72,7 +75,8 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
   const record = (run: AttemptRun, span: Span, outcome: AttemptOutcome, decision: Decision, cost: number, backoff = 0): Attempt => {
     const a = attemptRecord(run, outcome, decision, cost, backoff);
     attempts.push(a);
-    endAttemptSpan(span, a, BREAKER_NAMES[deps.breakers.state(run.target.ref)] ?? "closed");
+    const message = deps.includeContent ? a.message : withholdUpstream(a.message);
+    endAttemptSpan(span, a, BREAKER_NAMES[deps.breakers.state(run.target.ref)] ?? "closed", message);
     return a;
   };
   const wait = deps.wait ?? ((ms: number, signal: AbortSignal) => sleep(ms, undefined, { signal }));

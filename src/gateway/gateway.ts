@@ -25,6 +25,7 @@ import type { IdempotencyStore } from "../idempotency/store.ts";
 import type { Context, Tracer } from "@opentelemetry/api";
 import type { GatewayObserver, RequestContent, RequestRecord } from "./observer.ts";
 import { inputMessages, outputMessages } from "../telemetry/content.ts";
+import { withholdUpstream } from "../upstream-text.ts";
 import { defaultTracer, endRequestSpan, startRequestSpan } from "../telemetry/spans.ts";
 
 /** Per-call options from the transport. */
@@ -94,8 +95,11 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
   const budgets = new Map<string, RetryBudget>();
   const observers = deps.observers ?? [];
   const includeContent = config.telemetry?.includeContent === true;
+  // Upstream prose may quote the prompt: telemetry gets it only with include_content.
+  const forTelemetry = (message: string) => (includeContent ? message : withholdUpstream(message));
   const chainDeps: ChainDeps = {
     providers: deps.providers,
+    includeContent,
     prices,
     now,
     breakers: deps.breakers ?? createBreakers(config.breaker),
@@ -204,8 +208,9 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
         err.id ||= id;
         if (!ended) {
           const c = content();
-          endRequestSpan(span, { attempts: err.attempts, error: { reason: err.reason, message: err.message }, content: c });
-          observe({ outcome: err.reason, message: err.message, attempts: err.attempts, servedBy: undefined, usage: undefined, answerUsd: 0, wastedUsd: wastedUsd(err), content: c });
+          const message = forTelemetry(err.message);
+          endRequestSpan(span, { attempts: err.attempts, error: { reason: err.reason, message }, content: c });
+          observe({ outcome: err.reason, message, attempts: err.attempts, servedBy: undefined, usage: undefined, answerUsd: 0, wastedUsd: wastedUsd(err), content: c });
         }
         ended = true;
         return err;

@@ -13,6 +13,7 @@ export interface RequestRecord {
   readonly streaming: boolean;
   /** "ok", or the error's reason. */
   readonly outcome: string;
+  /** The error's message, upstream prose withheld unless telemetry.include_content. */
   readonly message: string;
   readonly attempts: readonly Attempt[];
   readonly servedBy: TargetRef | undefined;

@@ -11,6 +11,7 @@ import { TextSlot } from "./text-slot.ts";
 import type { SseEvent } from "./sse.ts";
 import type { ProviderEvent } from "./types.ts";
 import { upstreamError, type VendorError } from "./upstream-errors.ts";
+import type { Scrub } from "../upstream-text.ts";
 import { newUsage } from "../literals.ts";
 
 /** Maps Anthropic's stop_reason. */
@@ -89,7 +90,7 @@ function plainText(data: string): string | undefined {
  * events; throws if it ends before message_stop (after the events decoded
  * before it).
  */
-export async function* messageEvents(events: AsyncIterable<readonly SseEvent[]>, hop: TargetRef, provider: string): AsyncGenerator<ProviderEvent[]> {
+export async function* messageEvents(events: AsyncIterable<readonly SseEvent[]>, hop: TargetRef, provider: string, scrub: Scrub): AsyncGenerator<ProviderEvent[]> {
   let inputUsage: Obj = {};
   let outputTokens = 0;
   let finish: FinishReason | undefined;
@@ -159,7 +160,7 @@ export async function* messageEvents(events: AsyncIterable<readonly SseEvent[]>,
           case "error": {
             const type = str(obj(data["error"]), "type") ?? "api_error";
             const status = STATUS_OF_TYPE[type] ?? 500;
-            throw upstreamError(provider, hop, anthropicVendorError(status, data), {});
+            throw upstreamError(provider, hop, anthropicVendorError(status, data), {}, scrub);
           }
           default:
             // ping, content_block_stop, and event types added later.

@@ -13,6 +13,7 @@ import { resolveKey } from "./keys.ts";
 import type { HttpProviderDeps } from "./openai.ts";
 import type { Provider, ProviderCall, ProviderEvent } from "./types.ts";
 import { isJsonResponse, postOrThrow, readJson, sseEvents } from "./upstream-call.ts";
+import { createSecretSet, headerSecrets } from "../upstream-text.ts";
 import { newTargetRef } from "../literals.ts";
 import { VENDOR_BASES } from "./vendor-bases.ts";
 
@@ -40,6 +41,10 @@ export function createAnthropicProvider(pc: ProviderConfig, cfg: AnthropicProvid
     if (version < "2026-01-01") headers["x-api-key"] = key;
     else headers["authorization"] = `Bearer ${key}`;
   }
+  // An upstream that quotes a key or a header back never gets it past us.
+  const secrets = deps.secrets ?? createSecretSet();
+  secrets.add([key, ...headerSecrets(headers)]);
+  const scrub = secrets.scrub;
 
   async function* stream(call: ProviderCall): AsyncGenerator<readonly ProviderEvent[]> {
     const hop = newTargetRef(name, call.model);
@@ -53,13 +58,14 @@ export function createAnthropicProvider(pc: ProviderConfig, cfg: AnthropicProvid
       body: anthropicBody(call.request, call.model, maxTokens, true, obj(call.request.providerOptions[name])),
       signal: call.signal,
       trace: call.trace,
+      scrub,
       vendorError: anthropicVendorError,
     });
     if (isJsonResponse(res)) {
       yield [...wholeMessageEvents(await readJson(res, hop, call.signal), hop)];
       return;
     }
-    yield* messageEvents(sseEvents(res, hop, call.signal), hop, name);
+    yield* messageEvents(sseEvents(res, hop, call.signal), hop, name, scrub);
   }
 
   return {

@@ -10,7 +10,8 @@ import { GatewayError } from "../errors.ts";
 import { arr, num, obj, str, type Obj } from "./json.ts";
 import type { SseEvent } from "./sse.ts";
 import type { ProviderEvent } from "./types.ts";
-import { parseProtoDuration, type VendorError } from "./upstream-errors.ts";
+import { cleanVendorError, parseProtoDuration, type VendorError } from "./upstream-errors.ts";
+import { upstreamToken, type Scrub } from "../upstream-text.ts";
 import { newUsage } from "../literals.ts";
 
 const FILTERED = new Set(["SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "LANGUAGE"]);
@@ -54,7 +55,7 @@ function createReader(hop: TargetRef) {
     *read(body: Obj): Generator<ProviderEvent> {
       const block = str(obj(body["promptFeedback"]), "blockReason");
       if (block) {
-        throw new GatewayError("CONTENT_FILTERED", `the prompt was blocked by Gemini's safety filter (${block})`, { hop, upstreamStatus: 200 });
+        throw new GatewayError("CONTENT_FILTERED", `the prompt was blocked by Gemini's safety filter (${upstreamToken(block, (t) => t) ?? "unknown"})`, { hop, upstreamStatus: 200 });
       }
       const cand = obj(arr(body["candidates"])[0]);
       for (const p of arr(obj(cand?.["content"])?.["parts"])) {
@@ -92,7 +93,7 @@ function createReader(hop: TargetRef) {
 }
 
 /** Turns the alt=sse stream into events, a batch per batch of SSE events (those decoded before a failure, before it). */
-export async function* streamEvents(events: AsyncIterable<readonly SseEvent[]>, hop: TargetRef): AsyncGenerator<ProviderEvent[]> {
+export async function* streamEvents(events: AsyncIterable<readonly SseEvent[]>, hop: TargetRef, scrub: Scrub): AsyncGenerator<ProviderEvent[]> {
   const reader = createReader(hop);
   let out: ProviderEvent[] = [];
   try {
@@ -106,7 +107,7 @@ export async function* streamEvents(events: AsyncIterable<readonly SseEvent[]>, 
         }
         if (!body) continue;
         if (body["error"] !== undefined) {
-          const ve = geminiVendorError(num(obj(body["error"])?.["code"]) || 500, body);
+          const ve = cleanVendorError(geminiVendorError(num(obj(body["error"])?.["code"]) || 500, body), scrub);
           throw new GatewayError("UPSTREAM_ERROR", `Gemini reported an error mid-stream (${ve.code ?? "unknown"})`, { hop, upstreamStatus: 200 });
         }
         for (const e of reader.read(body)) out.push(e);

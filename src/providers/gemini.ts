@@ -13,6 +13,7 @@ import { resolveKey } from "./keys.ts";
 import type { HttpProviderDeps } from "./openai.ts";
 import type { Provider, ProviderCall, ProviderEvent } from "./types.ts";
 import { isJsonResponse, postOrThrow, readJson, sseEvents } from "./upstream-call.ts";
+import { createSecretSet, headerSecrets } from "../upstream-text.ts";
 import { newTargetRef } from "../literals.ts";
 import { VENDOR_BASES } from "./vendor-bases.ts";
 
@@ -28,6 +29,10 @@ export function createGeminiProvider(pc: ProviderConfig, cfg: GeminiProvider, de
   const catalog = createModelCatalog(pc.models, base === GEMINI_BASE_URL ? VENDOR_MODELS.gemini : []);
   const headers: Record<string, string> = { ...cfg.headers };
   if (key) headers["x-goog-api-key"] = key;
+  // An upstream that quotes a key or a header back never gets it past us.
+  const secrets = deps.secrets ?? createSecretSet();
+  secrets.add([key, ...headerSecrets(headers)]);
+  const scrub = secrets.scrub;
 
   async function* stream(call: ProviderCall): AsyncGenerator<readonly ProviderEvent[]> {
     const hop = newTargetRef(name, call.model);
@@ -41,13 +46,14 @@ export function createGeminiProvider(pc: ProviderConfig, cfg: GeminiProvider, de
       body: geminiBody(call.request, call.model, obj(call.request.providerOptions[name])),
       signal: call.signal,
       trace: call.trace,
+      scrub,
       vendorError: geminiVendorError,
     });
     if (isJsonResponse(res)) {
       yield [...wholeResponseEvents(await readJson(res, hop, call.signal), hop)];
       return;
     }
-    yield* streamEvents(sseEvents(res, hop, call.signal), hop);
+    yield* streamEvents(sseEvents(res, hop, call.signal), hop, scrub);
   }
 
   return {

@@ -8,7 +8,8 @@ import { GatewayError } from "../errors.ts";
 import type { SseEvent } from "./sse.ts";
 import type { ProviderEvent } from "./types.ts";
 import { arr, num, obj, str, type Obj } from "./json.ts";
-import type { VendorError } from "./upstream-errors.ts";
+import { cleanVendorError, type VendorError } from "./upstream-errors.ts";
+import type { Scrub } from "../upstream-text.ts";
 import { newUsage } from "../literals.ts";
 import { TextSlot } from "./text-slot.ts";
 
@@ -65,7 +66,7 @@ function malformed(hop: TargetRef, what: string): GatewayError {
  * Turns the SSE stream of chunks into events, a batch per batch of chunks;
  * throws if it ends before a finish (after the events decoded before it).
  */
-export async function* chunkEvents(events: AsyncIterable<readonly SseEvent[]>, hop: TargetRef, provider: string): AsyncGenerator<ProviderEvent[]> {
+export async function* chunkEvents(events: AsyncIterable<readonly SseEvent[]>, hop: TargetRef, provider: string, scrub: Scrub): AsyncGenerator<ProviderEvent[]> {
   let finish: FinishReason | undefined;
   let out: ProviderEvent[] = [];
   const slot = new TextSlot(plainText);
@@ -79,7 +80,7 @@ export async function* chunkEvents(events: AsyncIterable<readonly SseEvent[]>, h
           continue;
         }
         const n = out.length;
-        finish = chunkInto(out, ev.data, hop, provider) ?? finish;
+        finish = chunkInto(out, ev.data, hop, provider, scrub) ?? finish;
         const only = out.length === n + 1 ? out[n] : undefined;
         if (only?.type === "text") slot.learn(ev.data, only.text);
       }
@@ -118,7 +119,7 @@ function plainText(data: string): string | undefined {
 }
 
 /** Adds the events of one chunk to `out`; returns its finish reason, if it has one. */
-function chunkInto(out: ProviderEvent[], data: string, hop: TargetRef, provider: string): FinishReason | undefined {
+function chunkInto(out: ProviderEvent[], data: string, hop: TargetRef, provider: string, scrub: Scrub): FinishReason | undefined {
   let chunk: Obj | undefined;
   try {
     chunk = obj(JSON.parse(data));
@@ -127,7 +128,7 @@ function chunkInto(out: ProviderEvent[], data: string, hop: TargetRef, provider:
   }
   if (!chunk) throw malformed(hop, "a chunk that is not a JSON object");
   if (chunk["error"] !== undefined) {
-    const ve = openaiVendorError(num(obj(chunk["error"])?.["status"]) || 500, chunk);
+    const ve = cleanVendorError(openaiVendorError(num(obj(chunk["error"])?.["status"]) || 500, chunk), scrub);
     throw new GatewayError(ve.contextLength ? "CONTEXT_LENGTH_EXCEEDED" : "UPSTREAM_ERROR", `${provider} reported an error mid-stream${ve.code ? ` (${ve.code})` : ""}`, { hop, upstreamStatus: 200 });
   }
   let finish: FinishReason | undefined;

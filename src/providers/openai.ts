@@ -14,6 +14,7 @@ import { openaiBody, type OpenAIFlavor } from "./openai-request.ts";
 import { chunkEvents, completionEvents, openaiVendorError } from "./openai-response.ts";
 import type { Provider, ProviderCall, ProviderEvent } from "./types.ts";
 import { isJsonResponse, postOrThrow, readJson, sseEvents } from "./upstream-call.ts";
+import { createSecretSet, headerSecrets, type SecretSet } from "../upstream-text.ts";
 import { newTargetRef } from "../literals.ts";
 import { VENDOR_BASES } from "./vendor-bases.ts";
 
@@ -27,6 +28,8 @@ const SYSTEMS: Record<string, string> = { mistral: "mistral_ai", groq: "groq", d
 export interface HttpProviderDeps {
   readonly http?: UpstreamHttp;
   readonly env?: NodeJS.ProcessEnv;
+  /** The secrets of the config's other providers, scrubbed from this one's errors too. */
+  readonly secrets?: SecretSet;
 }
 
 /** Builds an OpenAI-compatible provider. */
@@ -50,6 +53,10 @@ export function createOpenAIProvider(pc: ProviderConfig, cfg: OpenAiProvider, de
     if (azure) headers["api-key"] = key;
     else headers["authorization"] = `Bearer ${key}`;
   }
+  // An upstream that quotes a key or a header back never gets it past us.
+  const secrets = deps.secrets ?? createSecretSet();
+  secrets.add([key, ...headerSecrets(headers)]);
+  const scrub = secrets.scrub;
 
   const target = (model: string) => {
     if (!azure) return { url: `${base}/chat/completions`, model };
@@ -72,6 +79,7 @@ export function createOpenAIProvider(pc: ProviderConfig, cfg: OpenAiProvider, de
       body: openaiBody(call.request, model, flavor, streaming, extra),
       signal: call.signal,
       trace: call.trace,
+      scrub,
       vendorError: openaiVendorError,
     });
     // A server that ignores "stream": true answers JSON; accept it.
@@ -79,7 +87,7 @@ export function createOpenAIProvider(pc: ProviderConfig, cfg: OpenAiProvider, de
       yield [...completionEvents(await readJson(res, hop, call.signal), hop)];
       return;
     }
-    yield* chunkEvents(sseEvents(res, hop, call.signal), hop, name);
+    yield* chunkEvents(sseEvents(res, hop, call.signal), hop, name, scrub);
   }
 
   return {

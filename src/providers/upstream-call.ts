@@ -10,6 +10,7 @@ import { networkError, type UpstreamHttp, type UpstreamResponse } from "./http.t
 import { parseObject, type Obj } from "./json.ts";
 import { parseSseBatches, SseTruncatedError, type SseEvent } from "./sse.ts";
 import { upstreamError, type VendorError } from "./upstream-errors.ts";
+import type { Scrub } from "../upstream-text.ts";
 
 /** One upstream POST as an adapter describes it. */
 export interface UpstreamPost {
@@ -20,6 +21,8 @@ export interface UpstreamPost {
   readonly headers: Record<string, string>;
   readonly body: unknown;
   readonly signal: AbortSignal;
+  /** Removes the provider's secrets from anything the upstream writes back. */
+  readonly scrub: Scrub;
   /** Reads the vendor's error JSON. */
   readonly vendorError: (status: number, body: Obj) => VendorError;
   /** The attempt's trace context, sent on as traceparent/baggage. */
@@ -32,7 +35,7 @@ export async function postOrThrow(p: UpstreamPost): Promise<UpstreamResponse> {
   const res = await p.http.post(p.url, headers, p.body, p.signal);
   if (res.status >= 200 && res.status < 300) return res;
   const text = await res.text().catch(() => "");
-  throw upstreamError(p.provider, p.hop, p.vendorError(res.status, parseObject(text)), res.headers);
+  throw upstreamError(p.provider, p.hop, p.vendorError(res.status, parseObject(text)), res.headers, p.scrub);
 }
 
 /** True when a context has something to send upstream: a valid span context or baggage. */

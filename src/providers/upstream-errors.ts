@@ -6,6 +6,7 @@
  */
 import { GatewayError, type Reason } from "../errors.ts";
 import type { TargetRef } from "../../gen/detour/v1/result_pb.js";
+import { quoteUpstream, REDACTED, upstreamToken, type Scrub } from "../upstream-text.ts";
 
 /** What an adapter extracted from an error response. */
 export interface VendorError {
@@ -78,13 +79,40 @@ export function parseProtoDuration(text: unknown): number | undefined {
   return m ? Number(m[1]) * 1000 : undefined;
 }
 
-const KEYISH = /\b(sk-[A-Za-z0-9_*-]{6,}|sk-ant-[A-Za-z0-9_*-]{6,}|AIza[0-9A-Za-z_-]{10,}|[A-Za-z0-9_-]{32,})\b/g;
+// Key shapes the gateway was not configured with (another tenant's key, a
+// partial key the vendor echoes): sk-…, sk-ant-…, AIza…, bearer tokens, JWTs,
+// "api_key=…" pairs and any long opaque token. The configured
+// secrets themselves are removed by exact match first (upstream-text.ts).
+const KEYISH = new RegExp(
+  [
+    /\b(?:sk|pk|rk)-[A-Za-z0-9_.*-]{3,}/.source,
+    /\bAIza[0-9A-Za-z_.-]{6,}/.source,
+    /\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_.-]+/.source,
+    /(?<=\bbearer\s+)[^\s"',;]+/.source,
+    /(?<=\b(?:api[-_ ]?key|x-api-key|x-goog-api-key|token|secret|password|authorization)["']?\s*[:=]\s*["']?)[^\s"',;]{4,}/.source,
+    /\b[A-Za-z0-9_-]{32,}/.source,
+  ].join("|"),
+  "gi",
+);
 
-/** A vendor message fit for callers: one line, bounded, with key-like tokens removed. */
-export function safeMessage(text: string | undefined): string {
+/**
+ * A vendor message fit for callers: scrubbed of the configured secrets, one
+ * line, key-like tokens removed, bounded. Scrubbing comes before the bound,
+ * so a cut never leaves half a key behind.
+ */
+export function safeMessage(text: string | undefined, scrub: Scrub): string {
   if (!text) return "";
-  const line = text.replace(/\s+/g, " ").trim().replace(KEYISH, "[redacted]");
+  const line = scrub(text).replace(/\s+/g, " ").trim().replace(KEYISH, REDACTED);
   return line.length > 300 ? `${line.slice(0, 297)}...` : line;
+}
+
+/**
+ * A VendorError with its text made safe: the message scrubbed, the code
+ * scrubbed and held to a short identifier (or dropped). The flags an adapter
+ * read from the raw body stay.
+ */
+export function cleanVendorError(e: VendorError, scrub: Scrub): VendorError {
+  return { ...e, code: upstreamToken(e.code, scrub), message: safeMessage(e.message, scrub) };
 }
 
 function reasonFor(e: VendorError): Reason {
@@ -103,14 +131,18 @@ function reasonFor(e: VendorError): Reason {
   return "UPSTREAM_BAD_REQUEST";
 }
 
-/** Builds the GatewayError for an upstream error response. */
-export function upstreamError(provider: string, hop: TargetRef, e: VendorError, headers: Headers): GatewayError {
+/**
+ * Builds the GatewayError for an upstream error response. The vendor's
+ * prose is quoted (quoteUpstream) so telemetry can withhold it.
+ */
+export function upstreamError(provider: string, hop: TargetRef, raw: VendorError, headers: Headers, scrub: Scrub): GatewayError {
+  const e = cleanVendorError(raw, scrub);
   const reason = reasonFor(e);
   const code = e.code ? ` (${e.code})` : "";
   const message =
     reason === "UPSTREAM_AUTH"
       ? `${provider} refused the gateway's credentials (HTTP ${e.status}): check the provider's API key`
-      : `${provider} answered HTTP ${e.status}${code}${e.message ? `: ${safeMessage(e.message)}` : ""}`;
+      : `${provider} answered HTTP ${e.status}${code}${e.message ? `: ${quoteUpstream(e.message)}` : ""}`;
   const retryAfterMs = e.retryAfterMs ?? retryAfterFromHeaders(headers);
   return new GatewayError(reason, message, {
     hop,

@@ -73,8 +73,11 @@ export function startAttemptSpan(tracer: Tracer, parent: Context, system: string
   );
 }
 
-/** Ends an attempt span with what the trail says of the attempt. */
-export function endAttemptSpan(span: Span, a: Attempt, breakerState: string): void {
+/**
+ * Ends an attempt span with what the trail says of the attempt; `message` is
+ * its status text, which the caller has already fit for telemetry.
+ */
+export function endAttemptSpan(span: Span, a: Attempt, breakerState: string, message: string): void {
   // Nothing is recorded on a span that is not (no SDK, or not sampled).
   if (!span.isRecording()) return span.end();
   span.setAttributes({
@@ -88,7 +91,7 @@ export function endAttemptSpan(span: Span, a: Attempt, breakerState: string): vo
   if (a.outcome === AttemptOutcome.SUCCEEDED) span.setAttribute("gen_ai.response.model", a.target?.model ?? "");
   if (a.reason) {
     span.setAttributes({ "error.type": a.reason, "detour.reason": a.reason });
-    span.setStatus({ code: SpanStatusCode.ERROR, message: a.message });
+    span.setStatus({ code: SpanStatusCode.ERROR, message });
   }
   if (a.upstreamStatus) span.setAttribute("http.response.status_code", a.upstreamStatus);
   if (a.ttft) span.setAttribute("detour.ttft_ms", durationMs(a.ttft));

@@ -7,6 +7,7 @@ import { CommitPolicy } from "../../gen/detour/v1/chat_pb.js";
 import { SimulatedFaultKind } from "../../gen/detour/v1/config_pb.js";
 import { ConfigError, loadConfigFile, parseConfig } from "../../src/config/load.js";
 import { BUILTIN_CONFIG_PATH } from "../../src/config/source.js";
+import { checkCommand } from "../../src/check/command.js";
 
 const PROVIDERS = `
 providers:
@@ -197,6 +198,33 @@ routes:
     const off = parseConfig(`auto_providers: false\n${PROVIDERS}`, "ok.yaml", { env });
     assert.deepEqual(off.providers.map((p) => p.name), ["sim"]);
     assert.throws(() => parseConfig(`${PROVIDERS}\nroutes: [{ name: r, targets: [{ model: openai/gpt-4o }] }]`, "bad.yaml", { env: {} }), /no provider named "openai"/);
+  });
+
+  test("a secret written where its reference belongs is never echoed: the error says what was expected, that the value is withheld, and how to fix it", async () => {
+    const key = "sk-live-c4n4ry";
+    const cases: [string, RegExp][] = [
+      [`providers: [{ name: o, openai: { api_key: ${key} } }]`, /^providers\[0\]\.openai\.api_key: expected a mapping of fields, got a string \(withheld.*write api_key: \{ env: OPENAI_API_KEY \}.*\{ file: /],
+      [`providers: [{ name: a, anthropic: { api_key: [${key}] } }]`, /^providers\[0\]\.anthropic\.api_key: expected a mapping of fields, got a list; .*env: ANTHROPIC_API_KEY/],
+      [`providers: [{ name: g, gemini: { api_key: { env: ${key} } } }]`, /^providers\[0\]\.gemini\.api_key\.env: is not a variable name .*withheld.*env: GEMINI_API_KEY/],
+      [`providers: [{ name: o, openai: { api_key: { ${key}: x } } }]`, /^providers\[0\]\.openai\.api_key\[\(a name withheld\)\]: unknown field/],
+      [`providers: [{ name: o, openai: { api_key: { file: 4242424242 } } }]`, /^providers\[0\]\.openai\.api_key\.file: expected a string, got a number \(withheld/],
+      [`providers: [{ name: o, openai: { headers: { authorization: 4242424242, x-api-key: true } } }]`, /^providers\[0\]\.openai\.headers\["authorization"\]: expected a string, got a number \(withheld/],
+      [`keys: [{ name: k, sha256: 4242424242 }]`, /^keys\[0\]\.sha256: expected a string, got a number \(withheld/],
+      [`providers: [{ name: o, openai: { base_url: "ftp://u:${key}@example.com" } }]`, /^providers\[0\]\.openai\.base_url: "ftp:\/\/\(credentials withheld\)@example\.com" is not/],
+      [`idempotency: { redis_url: "tcp://:${key}@cache:6379" }`, /^idempotency\.redis_url: "tcp:\/\/\(credentials withheld\)@cache:6379" is not/],
+      [`providers:\n  - name: o\n    openai:\n      api_key: *${key}\n`, /^YAML: Unresolved alias \(the anchor must be set before the alias\)$/],
+    ];
+    for (const [yaml, expected] of cases) {
+      const got = problems(yaml);
+      assert.match(got[0] ?? "", expected, yaml);
+      for (const p of got) assert.ok(!p.includes(key) && !p.includes("c4n4ry") && !p.includes("4242424242"), `${yaml}: the value is echoed: ${p}`);
+    }
+    const dir = await mkdtemp(join(tmpdir(), "detour-"));
+    await writeFile(join(dir, "leaky.yaml"), `providers:\n  - name: o\n    openai: { api_key: ${key} }\nroutes: [{ name: r, targets: [{ model: o/gpt-4o-mini }] }]\n`);
+    let out = "";
+    assert.equal(await checkCommand(["--route", "r", "--config", join(dir, "leaky.yaml")], (s) => (out += s)), 2);
+    assert.match(out, /api_key: expected a mapping of fields, got a string \(withheld/, "detour check says what is wrong");
+    assert.ok(!out.includes("c4n4ry"), `detour check echoes the key: ${out}`);
   });
 
   test("a missing file says to check the path", async () => {

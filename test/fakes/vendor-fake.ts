@@ -27,7 +27,11 @@ export type FakeReply =
   /** A vendor error event inside a 200 stream (Anthropic's `event: error`). */
   | { kind: "stream_error"; afterFrames: number; code: string; reply: FakeReply }
   /** A prompt blocked by a safety filter (Gemini's promptFeedback). */
-  | { kind: "blocked"; reason: string };
+  | { kind: "blocked"; reason: string }
+  /** An error answer with exactly this JSON body: for bodies no vendor should send (a key in every field). */
+  | { kind: "raw_error"; status: number; body: unknown }
+  /** The first frames of `reply`, then these SSE frames verbatim, then the end. */
+  | { kind: "raw_frames"; afterFrames: number; frames: string[]; reply: FakeReply };
 
 /** A request the fake received. */
 export interface RecordedRequest {
@@ -122,11 +126,13 @@ export async function startFake(wire: WireFormat): Promise<VendorFake> {
       onAbort();
       return;
     }
-    if (reply.kind === "drop" || reply.kind === "malformed" || reply.kind === "stream_error") {
+    if (reply.kind === "raw_error") return write(res, { kind: "json", status: reply.status, body: reply.body }, undefined);
+    if (reply.kind === "drop" || reply.kind === "malformed" || reply.kind === "stream_error" || reply.kind === "raw_frames") {
       const inner = wire.render(req, reply.reply, streaming);
       if (inner.kind !== "sse") return write(res, inner, undefined);
       const frames = inner.frames.slice(0, reply.afterFrames);
       if (reply.kind === "malformed") frames.push(wire.malformedFrame);
+      if (reply.kind === "raw_frames") frames.push(...reply.frames);
       if (reply.kind === "stream_error") {
         const err = wire.render(req, { kind: "stream_error", afterFrames: 0, code: reply.code, reply: reply.reply }, true);
         if (err.kind === "sse") frames.push(...err.frames);

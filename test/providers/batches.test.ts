@@ -28,21 +28,21 @@ async function* reads(...batches: SseEvent[][]) {
 const VENDORS: [string, (events: AsyncIterable<readonly SseEvent[]>) => AsyncGenerator<ProviderEvent[]>, (words: string[]) => SseEvent[], SseEvent[], number][] = [
   [
     "OpenAI",
-    (e) => chunkEvents(e, hop, "p"),
+    (e) => chunkEvents(e, hop, "p", (t) => t),
     (words) => words.map((w) => sse({ choices: [{ index: 0, delta: { content: w }, finish_reason: null }] })),
     [sse({ choices: [{ index: 0, delta: {}, finish_reason: "stop" }] }), sse("[DONE]")],
     1,
   ],
   [
     "Anthropic",
-    (e) => messageEvents(e, hop, "p"),
+    (e) => messageEvents(e, hop, "p", (t) => t),
     (words) => words.map((w) => sse({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text: w } }, "content_block_delta")),
     [sse({ type: "message_delta", delta: { stop_reason: "end_turn" }, usage: { output_tokens: 3 } }, "message_delta"), sse({ type: "message_stop" }, "message_stop")],
     1,
   ],
   [
     "Gemini",
-    (e) => streamEvents(e, hop),
+    (e) => streamEvents(e, hop, (t) => t),
     (words) => words.map((w) => sse({ candidates: [{ content: { role: "model", parts: [{ text: w }] }, index: 0 }] })),
     [sse({ candidates: [{ content: { role: "model", parts: [{ text: "" }] }, finishReason: "STOP", index: 0 }] })],
     2,

@@ -60,7 +60,7 @@ describe("the text-delta fast path", () => {
         const events = [...pieces.map((p) => sse(p.data)), sse('{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}'), sse("[DONE]")];
         const batches: SseEvent[][] = [];
         for (let i = 0; i < events.length; i += per) batches.push(events.slice(i, i + per));
-        const got = await decoded((e) => chunkEvents(e, hop, "p"), batches);
+        const got = await decoded((e) => chunkEvents(e, hop, "p", (t) => t), batches);
         assert.deepEqual(got, [...pieces.flatMap((p) => p.events), { type: "finish", reason: 1 }]);
       }),
       { seed: SEED, numRuns: 300 },
@@ -76,7 +76,7 @@ describe("the text-delta fast path", () => {
           sse('{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":5}}'),
           sse('{"type":"message_stop"}'),
         ];
-        const got = await decoded((e) => messageEvents(e, hop, "p"), [events]);
+        const got = await decoded((e) => messageEvents(e, hop, "p", (t) => t), [events]);
         const texts = got.flatMap((e) => (e.type === "text" ? [e.text] : []));
         assert.deepEqual(texts, deltas.map((d) => d.t).filter((t) => t !== ""));
       }),
