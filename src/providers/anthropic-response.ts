@@ -55,6 +55,8 @@ export function anthropicVendorError(status: number, body: Obj): VendorError {
     message,
     contextLength: status === 400 && /prompt is too long|context window|too many (input )?tokens/i.test(message),
     quota: status === 400 && /credit balance/i.test(message),
+    // docs.anthropic.com/en/api/errors: 401 authentication_error, 403 permission_error.
+    auth: code === "authentication_error" || code === "permission_error",
   };
 }
 

@@ -10,25 +10,43 @@ import { GatewayError } from "../errors.ts";
 import { arr, num, obj, str, type Obj } from "./json.ts";
 import type { SseEvent } from "./sse.ts";
 import type { ProviderEvent } from "./types.ts";
-import { cleanVendorError, parseProtoDuration, type VendorError } from "./upstream-errors.ts";
+import { midStreamError, parseProtoDuration, type VendorError } from "./upstream-errors.ts";
 import { upstreamToken, type Scrub } from "../upstream-text.ts";
 import { newUsage } from "../literals.ts";
 
 const FILTERED = new Set(["SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "LANGUAGE"]);
 
-/** Reads Gemini's error JSON, including a RetryInfo detail. */
+/**
+ * google.rpc.ErrorInfo reasons that mean the gateway's key or project is
+ * refused (cloud.google.com/apis/design/errors, "Error info"): a bad key is a
+ * 400 INVALID_ARGUMENT with reason API_KEY_INVALID, not a 401.
+ */
+const AUTH_REASONS = new Set(["SERVICE_DISABLED", "ACCESS_TOKEN_EXPIRED", "ACCESS_TOKEN_SCOPE_INSUFFICIENT", "ACCESS_TOKEN_TYPE_UNSUPPORTED", "CONSUMER_INVALID", "CONSUMER_SUSPENDED", "USER_PROJECT_DENIED"]);
+
+/** Reads Gemini's error JSON, including RetryInfo and ErrorInfo details. */
 export function geminiVendorError(status: number, body: Obj): VendorError {
   const e = obj(body["error"]) ?? body;
   const message = str(e, "message") ?? "";
   let retryAfterMs: number | undefined;
+  let auth = false;
+  let quota = false;
   for (const d of arr(e["details"])) {
-    if (str(d, "@type")?.endsWith("google.rpc.RetryInfo")) retryAfterMs = parseProtoDuration(obj(d)?.["retryDelay"]);
+    const type = str(d, "@type") ?? "";
+    if (type.endsWith("google.rpc.RetryInfo")) retryAfterMs = parseProtoDuration(obj(d)?.["retryDelay"]);
+    if (type.endsWith("google.rpc.ErrorInfo")) {
+      const reason = str(d, "reason") ?? "";
+      if (reason.startsWith("API_KEY_") || AUTH_REASONS.has(reason)) auth = true;
+      if (reason === "BILLING_DISABLED") quota = true;
+    }
   }
+  const rpcStatus = str(e, "status");
   return {
     status,
-    code: str(e, "status"),
+    code: rpcStatus,
     message,
     retryAfterMs,
+    auth: auth || rpcStatus === "UNAUTHENTICATED" || rpcStatus === "PERMISSION_DENIED",
+    quota,
     contextLength: status === 400 && /exceeds the maximum number of tokens|input token count/i.test(message),
   };
 }
@@ -107,8 +125,7 @@ export async function* streamEvents(events: AsyncIterable<readonly SseEvent[]>, 
         }
         if (!body) continue;
         if (body["error"] !== undefined) {
-          const ve = cleanVendorError(geminiVendorError(num(obj(body["error"])?.["code"]) || 500, body), scrub);
-          throw new GatewayError("UPSTREAM_ERROR", `Gemini reported an error mid-stream (${ve.code ?? "unknown"})`, { hop, upstreamStatus: 200 });
+          throw midStreamError("Gemini", hop, geminiVendorError(num(obj(body["error"])?.["code"]) || 500, body), scrub);
         }
         for (const e of reader.read(body)) out.push(e);
       }

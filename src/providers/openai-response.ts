@@ -8,7 +8,7 @@ import { GatewayError } from "../errors.ts";
 import type { SseEvent } from "./sse.ts";
 import type { ProviderEvent } from "./types.ts";
 import { arr, num, obj, str, type Obj } from "./json.ts";
-import { cleanVendorError, type VendorError } from "./upstream-errors.ts";
+import { midStreamError, type VendorError } from "./upstream-errors.ts";
 import type { Scrub } from "../upstream-text.ts";
 import { newUsage } from "../literals.ts";
 import { TextSlot } from "./text-slot.ts";
@@ -128,8 +128,7 @@ function chunkInto(out: ProviderEvent[], data: string, hop: TargetRef, provider:
   }
   if (!chunk) throw malformed(hop, "a chunk that is not a JSON object");
   if (chunk["error"] !== undefined) {
-    const ve = cleanVendorError(openaiVendorError(num(obj(chunk["error"])?.["status"]) || 500, chunk), scrub);
-    throw new GatewayError(ve.contextLength ? "CONTEXT_LENGTH_EXCEEDED" : "UPSTREAM_ERROR", `${provider} reported an error mid-stream${ve.code ? ` (${ve.code})` : ""}`, { hop, upstreamStatus: 200 });
+    throw midStreamError(provider, hop, openaiVendorError(num(obj(chunk["error"])?.["status"]) || 500, chunk), scrub);
   }
   let finish: FinishReason | undefined;
   for (const c of arr(chunk["choices"])) {

@@ -23,6 +23,11 @@ export interface VendorError {
   readonly contentFiltered?: boolean;
   /** Set by the adapter for a billing or quota failure (not transient). */
   readonly quota?: boolean;
+  /**
+   * Set by the adapter when the vendor refused the gateway's credentials or
+   * permissions, whatever the status: Gemini answers a bad key with a 400.
+   */
+  readonly auth?: boolean;
 }
 
 type Headers = Readonly<Record<string, string | string[] | undefined>>;
@@ -34,7 +39,10 @@ function header(headers: Headers, name: string): string | undefined {
 
 /**
  * The wait an upstream asked for, in milliseconds: retry-after-ms, then
- * retry-after (seconds or an HTTP date), then rate-limit reset headers.
+ * retry-after (seconds or an HTTP date). Only these say when to try again.
+ * The rate-limit reset headers (x-ratelimit-reset-*, anthropic-ratelimit-*-reset)
+ * say when a bucket refills — on a 500 or a 529 they are a minute away while
+ * the retry may succeed at once — so they are no wait hint.
  */
 export function retryAfterFromHeaders(headers: Headers, now = Date.now()): number | undefined {
   const ms = Number(header(headers, "retry-after-ms"));
@@ -44,16 +52,6 @@ export function retryAfterFromHeaders(headers: Headers, now = Date.now()): numbe
     const secs = Number(ra);
     if (ra.trim() !== "" && Number.isFinite(secs) && secs >= 0) return secs * 1000;
     const date = Date.parse(ra);
-    if (!Number.isNaN(date)) return Math.max(0, date - now);
-  }
-  for (const name of ["x-ratelimit-reset-requests", "x-ratelimit-reset-tokens"]) {
-    const v = header(headers, name);
-    const d = v === undefined ? undefined : parseResetDuration(v);
-    if (d !== undefined) return d;
-  }
-  for (const name of ["anthropic-ratelimit-requests-reset", "anthropic-ratelimit-tokens-reset"]) {
-    const v = header(headers, name);
-    const date = v === undefined ? Number.NaN : Date.parse(v);
     if (!Number.isNaN(date)) return Math.max(0, date - now);
   }
   return undefined;
@@ -120,7 +118,7 @@ function reasonFor(e: VendorError): Reason {
   if (e.contextLength) return "CONTEXT_LENGTH_EXCEEDED";
   if (e.contentFiltered) return "CONTENT_FILTERED";
   if (e.quota) return "QUOTA_EXHAUSTED";
-  if (s === 401 || s === 403) return "UPSTREAM_AUTH";
+  if (e.auth || s === 401 || s === 403) return "UPSTREAM_AUTH";
   if (s === 404) return "MODEL_NOT_FOUND";
   if (s === 408) return "UPSTREAM_TIMEOUT";
   if (s === 429) return "RATE_LIMITED";
@@ -148,5 +146,20 @@ export function upstreamError(provider: string, hop: TargetRef, raw: VendorError
     hop,
     upstreamStatus: e.status,
     ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+  });
+}
+
+/**
+ * An error event inside a stream that began with HTTP 200, with the meaning
+ * its own status carries: a 429 or a 503 mid-stream is retried and falls
+ * back as it would before the first byte, a bad key still names the
+ * credentials. The vendor's prose is left out, as it may quote the prompt.
+ */
+export function midStreamError(provider: string, hop: TargetRef, raw: VendorError, scrub: Scrub): GatewayError {
+  const e = cleanVendorError(raw, scrub);
+  return new GatewayError(reasonFor(e), `${provider} reported an error mid-stream${e.code ? ` (${e.code})` : ""}`, {
+    hop,
+    upstreamStatus: 200,
+    ...(e.retryAfterMs === undefined ? {} : { retryAfterMs: e.retryAfterMs }),
   });
 }

@@ -138,7 +138,8 @@ describe("OpenAI adapter against the fake", () => {
     const cases: [Parameters<VendorFake["enqueue"]>[0], string, number | undefined][] = [
       [{ kind: "error", status: 429, code: "rate_limit_exceeded", headers: { "retry-after": "7" } }, "RATE_LIMITED", 7000],
       [{ kind: "error", status: 429, code: "rate_limit_exceeded", headers: { "retry-after-ms": "1500" } }, "RATE_LIMITED", 1500],
-      [{ kind: "error", status: 429, code: "rate_limit_exceeded", headers: { "x-ratelimit-reset-requests": "6m0s" } }, "RATE_LIMITED", 360000],
+      // A bucket's reset time is no wait hint (upstream-errors.ts).
+      [{ kind: "error", status: 429, code: "rate_limit_exceeded", headers: { "x-ratelimit-reset-requests": "6m0s" } }, "RATE_LIMITED", undefined],
       [{ kind: "error", status: 429, code: "insufficient_quota" }, "QUOTA_EXHAUSTED", undefined],
       [{ kind: "error", status: 503 }, "UPSTREAM_UNAVAILABLE", undefined],
       [{ kind: "error", status: 500 }, "UPSTREAM_ERROR", undefined],
