@@ -35,6 +35,8 @@ export interface CallOptions {
   readonly timeoutMs?: number | undefined;
   /** The caller's trace context (W3C traceparent), the parent of the request span. */
   readonly trace?: Context | undefined;
+  /** The calling key's name: request IDs are remembered per key, never shared between keys. */
+  readonly scope?: string | undefined;
 }
 
 /** The engine as transports see it. */
@@ -149,7 +151,7 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
     try {
       validateRequest(req);
       // Validated above, before the ID is claimed: execute does not validate it again.
-      for await (const batch of idempotent(store, req, opts.signal, (r) => execute(r, opts, buffered, true))) {
+      for await (const batch of idempotent(store, req, opts.signal, (r) => execute(r, opts, buffered, true), opts.scope)) {
         for (const ev of batch) if (ev.event.case === "done" && ev.event.value.replayed) for (const o of observers) o.onReplay?.(ev.event.value.route);
         yield batch;
       }

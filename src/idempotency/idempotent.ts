@@ -26,12 +26,24 @@ function replayed(ev: GatewayEvent): GatewayEvent {
   return ev;
 }
 
-/** Runs `run(req)` at most once per request ID in `store`. */
-export async function* idempotent(store: IdempotencyStore, req: CompleteRequest, signal: AbortSignal, run: Run): AsyncGenerator<GatewayBatch> {
+/**
+ * The record key of a request ID within a caller's scope. Length-prefixed,
+ * so no scope and ID can spell another pair's key.
+ */
+export function scopedKey(scope: string, requestId: string): string {
+  return `${scope.length}:${scope}:${requestId}`;
+}
+
+/**
+ * Runs `run(req)` at most once per request ID and `scope` (the calling key)
+ * in `store`: one key can neither replay nor block another key's IDs.
+ */
+export async function* idempotent(store: IdempotencyStore, req: CompleteRequest, signal: AbortSignal, run: Run, scope = ""): AsyncGenerator<GatewayBatch> {
   const fp = fingerprint(req);
+  const key = scopedKey(scope, req.requestId);
   let sent = false;
   for (let round = 0; round < 5; round++) {
-    const claim = await store.claim(req.requestId, fp, signal);
+    const claim = await store.claim(key, fp, signal);
     if (claim.kind === "mismatch") {
       throw new GatewayError("IDEMPOTENCY_MISMATCH", `request_id "${req.requestId}" was used for a different request: use a new ID for a new request`, { field: "request_id" });
     }

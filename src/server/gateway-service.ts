@@ -8,7 +8,7 @@ import type { GatewayService } from "../../gen/detour/v1/gateway_pb.js";
 import { invalidRequest, toGatewayError, wastedUsd } from "../errors.ts";
 import { toConnectError } from "../errors-connect.ts";
 import type { CallOptions, Gateway } from "../gateway/gateway.ts";
-import type { Auth } from "./auth.ts";
+import type { Auth, Principal } from "./auth.ts";
 import type { Budgets } from "./budgets.ts";
 import { principalKey } from "./auth-interceptor.ts";
 
@@ -24,9 +24,9 @@ const headerGetter = {
   get: (h: Headers, key: string) => h.get(key) ?? undefined,
 };
 
-function callOptions(ctx: HandlerContext): CallOptions {
+function callOptions(ctx: HandlerContext, principal: Principal): CallOptions {
   // W3C traceparent/baggage from the caller's metadata parent the request span.
-  return { signal: ctx.signal, timeoutMs: ctx.timeoutMs(), trace: propagation.extract(context.active(), ctx.requestHeader, headerGetter) };
+  return { signal: ctx.signal, timeoutMs: ctx.timeoutMs(), trace: propagation.extract(context.active(), ctx.requestHeader, headerGetter), scope: principal.name };
 }
 
 function mapError(e: unknown): ConnectError {
@@ -45,7 +45,7 @@ export function gatewayService(gateway: Gateway, auth: Auth, budgets: Budgets): 
         throw mapError(e);
       }
       try {
-        const out = await gateway.complete(withKey(req, ctx), callOptions(ctx));
+        const out = await gateway.complete(withKey(req, ctx), callOptions(ctx, principal));
         budgets.spend(principal, out.cost?.totalUsd ?? 0);
         return out;
       } catch (e) {
@@ -64,7 +64,7 @@ export function gatewayService(gateway: Gateway, auth: Auth, budgets: Budgets): 
         throw mapError(e);
       }
       try {
-        for await (const batch of gateway.stream(withKey(req.request, ctx), callOptions(ctx))) {
+        for await (const batch of gateway.stream(withKey(req.request, ctx), callOptions(ctx, principal))) {
           for (const ev of batch) {
             if (ev.event.case === "done") budgets.spend(principal, ev.event.value.cost?.totalUsd ?? 0);
             yield ev;

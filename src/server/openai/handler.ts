@@ -6,11 +6,11 @@
  */
 import { once } from "node:events";
 import { ServerResponse, type IncomingMessage } from "node:http";
-import { context, propagation, type Context } from "@opentelemetry/api";
+import { context, propagation } from "@opentelemetry/api";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { GatewayError, invalidRequest, toGatewayError, wastedUsd } from "../../errors.ts";
 import { toOpenAIError } from "../../errors-openai.ts";
-import type { Gateway } from "../../gateway/gateway.ts";
+import type { CallOptions, Gateway } from "../../gateway/gateway.ts";
 import type { Auth } from "../auth.ts";
 import { decodeChat } from "./decode.ts";
 import { readBody } from "../read-body.ts";
@@ -174,7 +174,7 @@ async function chat(deps: OpenAIDeps, req: Req, res: Res): Promise<void> {
     throw e;
   };
   if (!stream) {
-    const out = await deps.gateway.complete(request, { signal: ctl.signal, trace }).catch(charged);
+    const out = await deps.gateway.complete(request, { signal: ctl.signal, trace, scope: principal.name }).catch(charged);
     sendJson(res, 200, completionJson(out, request.model), {
       "x-request-id": out.id,
       "x-detour-provider": out.servedBy?.provider ?? "",
@@ -187,11 +187,11 @@ async function chat(deps: OpenAIDeps, req: Req, res: Res): Promise<void> {
     deps.budgets.spend(principal, out.cost?.totalUsd ?? 0);
     return;
   }
-  const spent = await streamChat(deps.gateway, request, includeUsage, ctl, res, trace).catch(charged);
+  const spent = await streamChat(deps.gateway, request, includeUsage, ctl, res, { signal: ctl.signal, trace, scope: principal.name }).catch(charged);
   deps.budgets.spend(principal, spent);
 }
 
-async function streamChat(gateway: Gateway, request: Parameters<Gateway["stream"]>[0], includeUsage: boolean, ctl: AbortController, res: Res, trace: Context): Promise<number> {
+async function streamChat(gateway: Gateway, request: Parameters<Gateway["stream"]>[0], includeUsage: boolean, ctl: AbortController, res: Res, opts: CallOptions): Promise<number> {
   let spent = 0;
   let chunker: ReturnType<typeof createChunker> | undefined;
   let id = "";
@@ -247,7 +247,7 @@ async function streamChat(gateway: Gateway, request: Parameters<Gateway["stream"
     if (first && !last && res instanceof ServerResponse) res.socket?.uncork();
   };
   try {
-    for await (const batch of gateway.stream(request, { signal: ctl.signal, trace })) {
+    for await (const batch of gateway.stream(request, opts)) {
       if (ctl.signal.aborted) return spent;
       let text = "";
       let last = false;
