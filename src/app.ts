@@ -99,7 +99,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): App {
   const shutdown = new AbortController();
   const server = config.server;
   const maxBytes = server?.maxRequestBytes || SERVER_DEFAULTS.maxRequestBytes;
-  const auth = swappableAuth(createAuth(config.keys));
+  const auth = swappableAuth(createAuth(config.keys, config.routes));
   let budgetsNow = createBudgets(config.keys, config.idempotency?.redisUrl ?? "", logger);
   // Reload swaps the limits; counts restart with them.
   const budgets: Budgets = {
@@ -138,7 +138,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): App {
       const prov = createProviders(next, deps.providerDeps);
       const sameBreakers = toJsonString(BreakerConfigSchema, next.breaker ?? create(BreakerConfigSchema)) === toJsonString(BreakerConfigSchema, active.breaker ?? create(BreakerConfigSchema));
       const generation = build(next, prov, sameBreakers ? gateway.breakers : undefined);
-      const nextAuth = createAuth(next.keys);
+      const nextAuth = createAuth(next.keys, next.routes);
       const oldBreakers = gateway.breakers;
       const oldBudgets = budgetsNow;
       reloadable.swap(generation);

@@ -20,6 +20,7 @@ import { createPriceBook } from "./cost.ts";
 import type { GatewayBatch, GatewayEvent } from "./events.ts";
 import { createPlanner, DEFAULT_RETRY, type Plan } from "./plan.ts";
 import { validateRequest } from "./validate.ts";
+import { providerOptionsCheck } from "./provider-options.ts";
 import { idempotent } from "../idempotency/idempotent.ts";
 import type { IdempotencyStore } from "../idempotency/store.ts";
 import type { Context, Tracer } from "@opentelemetry/api";
@@ -93,6 +94,12 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
   const defaultDeadline = durationOr(config.server?.defaultDeadline ?? "", DEFAULT_DEADLINE_MS);
   const planner = createPlanner(config, deps.providers, defaultDeadline);
   const prices = createPriceBook(deps.providers);
+  const checkOptions = providerOptionsCheck(config);
+  /** Both transports' requests pass here before any upstream call. */
+  const validate = (req: CompleteRequest) => {
+    validateRequest(req);
+    checkOptions(req);
+  };
   const budgets = new Map<string, RetryBudget>();
   const observers = deps.observers ?? [];
   const includeContent = config.telemetry?.includeContent === true;
@@ -149,7 +156,7 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
 
   async function* guarded(store: IdempotencyStore, req: CompleteRequest, opts: CallOptions, buffered: boolean): AsyncGenerator<GatewayBatch> {
     try {
-      validateRequest(req);
+      validate(req);
       // Validated above, before the ID is claimed: execute does not validate it again.
       for await (const batch of idempotent(store, req, opts.signal, (r) => execute(r, opts, buffered, true), opts.scope)) {
         for (const ev of batch) if (ev.event.case === "done" && ev.event.value.replayed) for (const o of observers) o.onReplay?.(ev.event.value.route);
@@ -183,7 +190,7 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
     return {
       /** Validates (unless `validated`) and plans the request: the attempt loop's input. */
       input(validated: boolean): ChainInput {
-        if (!validated) validateRequest(req);
+        if (!validated) validate(req);
         const plan = planner.plan(req.model);
         route = plan.route;
         span.setAttribute("detour.route", route);

@@ -29,6 +29,11 @@ function callOptions(ctx: HandlerContext, principal: Principal): CallOptions {
   return { signal: ctx.signal, timeoutMs: ctx.timeoutMs(), trace: propagation.extract(context.active(), ctx.requestHeader, headerGetter), scope: principal.name };
 }
 
+/** True when the request carries vendor extras (provider_options). */
+function hasExtras(req: { providerOptions: Record<string, unknown> }): boolean {
+  return Object.keys(req.providerOptions).length > 0;
+}
+
 function mapError(e: unknown): ConnectError {
   return toConnectError(toGatewayError(e));
 }
@@ -39,7 +44,7 @@ export function gatewayService(gateway: Gateway, auth: Auth, budgets: Budgets): 
     async complete(req, ctx) {
       const principal = ctx.values.get(principalKey);
       try {
-        auth.authorize(principal, req.model);
+        auth.authorize(principal, req.model, hasExtras(req));
         await budgets.admit(principal);
       } catch (e) {
         throw mapError(e);
@@ -58,7 +63,7 @@ export function gatewayService(gateway: Gateway, auth: Auth, budgets: Budgets): 
       const principal = ctx.values.get(principalKey);
       try {
         if (!req.request) throw invalidRequest("request", "is required: put the chat (model, messages, …) under \"request\"");
-        auth.authorize(principal, req.request.model);
+        auth.authorize(principal, req.request.model, hasExtras(req.request));
         await budgets.admit(principal);
       } catch (e) {
         throw mapError(e);

@@ -153,7 +153,7 @@ async function chat(deps: OpenAIDeps, req: Req, res: Res): Promise<void> {
   const principal = deps.auth.authenticate(header(req, "authorization"));
   const body = await readJsonBody(req, res, deps.maxBodyBytes);
   const { request, stream, includeUsage } = decodeChat(body, header(req, "x-detour-route"));
-  deps.auth.authorize(principal, request.model);
+  deps.auth.authorize(principal, request.model, Object.keys(request.providerOptions).length > 0);
   await deps.budgets.admit(principal);
   const key = header(req, "idempotency-key") ?? header(req, "x-request-id");
   if (key) request.requestId = key;
