@@ -1,10 +1,13 @@
 /**
  * What one gateway key can do to another, end to end over both transports:
- * request IDs are each key's own.
+ * request IDs are each key's own, vendor extras cannot rewrite what Detour
+ * owns, and no key's input can open a breaker every key shares.
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, describe, test } from "node:test";
+import { startOpenAIFake } from "../fakes/openai-fake.js";
+import type { VendorFake } from "../fakes/vendor-fake.js";
 import { SIM_CONFIG, startApp, type TestApp } from "../helpers/app.js";
 
 const hash = (k: string) => createHash("sha256").update(k).digest("hex");
@@ -59,5 +62,75 @@ describe("tenant isolation: request IDs", () => {
     const real = await openaiChat(t.url, "k-a", { model: "sim/echo", messages: [{ role: "user", content: "the real order" }] }, { "idempotency-key": "order-8" });
     assert.equal(real.status, 200, await real.clone().text());
     assert.equal(real.headers.get("x-detour-replayed"), null);
+  });
+});
+
+describe("tenant isolation: provider_options and request IDs reaching the upstream", () => {
+  let fake: VendorFake;
+  let t: TestApp;
+  before(async () => {
+    fake = await startOpenAIFake();
+    fake.setDefault({ kind: "text", text: "hello there", usage: { input: 3, output: 2 } });
+    t = await startApp(`
+auto_providers: false
+breaker: { volume_threshold: 2, error_threshold_percent: 50, window: 60s, reset_timeout: 60s }
+providers:
+  - { name: openai, openai: { base_url: "${fake.url}/v1" } }
+routes:
+  - { name: chat, targets: [{ model: openai/gpt-4o-mini }] }
+  - { name: extras, allow_provider_options: true, targets: [{ model: openai/gpt-4o-mini }] }
+keys:
+  - { name: limited, sha256: ${hash("k-limited")}, routes: [chat, extras] }
+  - { name: full, sha256: ${hash("k-full")} }
+`);
+  });
+  after(async () => {
+    await t.close();
+    await fake.close();
+  });
+
+  const chat = (model: string, extra: Record<string, unknown> = {}) => ({ model, messages: [{ role: "ROLE_USER", content: [{ text: "hi" }] }], ...extra });
+
+  test("vendor extras that would replace model, n or the token limit are refused before any upstream call, naming the field", async () => {
+    const before = fake.requests.length;
+    for (const key of ["k-full", "k-limited"]) {
+      const res = await connectComplete(t.url, key, chat("extras", { providerOptions: { openai: { model: "gpt-4o", n: 3, max_completion_tokens: 100000 } } }));
+      assert.equal(res.status, 400);
+      const err = (await res.json()) as { code: string; message: string };
+      assert.equal(err.code, "invalid_argument");
+      assert.match(err.message, /^provider_options\.openai\.model: is set by Detour/);
+    }
+    for (const field of ["messages", "stream"]) {
+      const res = await connectComplete(t.url, "k-full", chat("chat", { providerOptions: { openai: { [field]: field === "stream" ? true : [] } } }));
+      assert.equal(res.status, 400);
+      assert.match(((await res.json()) as { message: string }).message, new RegExp(`provider_options\\.openai\\.${field}:`));
+    }
+    assert.equal(fake.requests.length, before, "nothing reached the upstream");
+  });
+
+  test("a route-limited key may send extras only on routes that allow them; a key with every route may anywhere", async () => {
+    const denied = await connectComplete(t.url, "k-limited", chat("chat", { providerOptions: { openai: { logprobs: true } } }));
+    assert.equal(denied.status, 403);
+    const err = (await denied.json()) as { code: string; message: string };
+    assert.equal(err.code, "permission_denied");
+    assert.match(err.message, /route "chat".*routes\[0\]\.allow_provider_options/);
+    const allowed = await connectComplete(t.url, "k-limited", chat("extras", { providerOptions: { openai: { logprobs: true } } }));
+    assert.equal(allowed.status, 200, await allowed.clone().text());
+    assert.equal(fake.requests.at(-1)?.body["logprobs"], true);
+    const full = await connectComplete(t.url, "k-full", chat("chat", { providerOptions: { openai: { logprobs: true } } }));
+    assert.equal(full.status, 200);
+  });
+
+  test("a request ID with a line break is refused naming request_id; a unicode one is sent percent-encoded and the breaker stays closed", async () => {
+    const bad = await connectComplete(t.url, "k-full", chat("chat", { requestId: "bad\nid" }));
+    assert.equal(bad.status, 400);
+    assert.match(((await bad.json()) as { message: string }).message, /^request_id: contains a control character/);
+    for (let i = 0; i < 4; i++) {
+      const res = await connectComplete(t.url, "k-full", chat("chat", { requestId: `注文-${i}` }));
+      assert.equal(res.status, 200, await res.clone().text());
+      assert.equal(fake.requests.at(-1)?.headers["x-client-request-id"], `%E6%B3%A8%E6%96%87-${i}`);
+    }
+    const other = await openaiChat(t.url, "k-limited", { model: "chat", messages: [{ role: "user", content: "hi" }] });
+    assert.equal(other.status, 200, "another key is still served: no breaker opened");
   });
 });
