@@ -21,6 +21,7 @@ import type { GatewayBatch, GatewayEvent } from "./events.ts";
 import { createPlanner, DEFAULT_RETRY, type Plan } from "./plan.ts";
 import { validateRequest } from "./validate.ts";
 import { providerOptionsCheck } from "./provider-options.ts";
+import { quoteRequest, type Quote } from "./quote.ts";
 import { idempotent } from "../idempotency/idempotent.ts";
 import type { IdempotencyStore } from "../idempotency/store.ts";
 import type { Context, Tracer } from "@opentelemetry/api";
@@ -50,6 +51,8 @@ export interface Gateway {
   listModels(): ListModelsResponse;
   /** The compiled routes. */
   routes(): readonly Plan[];
+  /** What a request may cost before it runs (for budgets); throws UNKNOWN_MODEL like a call would. */
+  quote(req: CompleteRequest, streaming: boolean): Quote;
   /** The circuit breakers. */
   readonly breakers: Breakers;
 }
@@ -260,6 +263,7 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
     stream: (req, opts) => stream(req, opts, false),
     complete,
     routes: () => planner.routes(),
+    quote: (req, streaming) => quoteRequest(planner.plan(req.model), req, streaming, deps.providers, prices),
     breakers: chainDeps.breakers,
     listModels() {
       return create(ListModelsResponseSchema, {

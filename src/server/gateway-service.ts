@@ -9,7 +9,7 @@ import { invalidRequest, toGatewayError, wastedUsd } from "../errors.ts";
 import { toConnectError } from "../errors-connect.ts";
 import type { CallOptions, Gateway } from "../gateway/gateway.ts";
 import type { Auth, Principal } from "./auth.ts";
-import type { Budgets } from "./budgets.ts";
+import type { Budgets, Hold } from "./budgets.ts";
 import { principalKey } from "./auth-interceptor.ts";
 
 /** The request ID from the message, or the idempotency-key metadata. */
@@ -43,41 +43,47 @@ export function gatewayService(gateway: Gateway, auth: Auth, budgets: Budgets): 
   return {
     async complete(req, ctx) {
       const principal = ctx.values.get(principalKey);
+      let hold: Hold;
       try {
         auth.authorize(principal, req.model, hasExtras(req));
-        await budgets.admit(principal);
+        hold = await budgets.admit(principal, () => gateway.quote(req, false));
       } catch (e) {
         throw mapError(e);
       }
       try {
         const out = await gateway.complete(withKey(req, ctx), callOptions(ctx, principal));
-        budgets.spend(principal, out.cost?.totalUsd ?? 0);
+        hold.settle(out.cost?.totalUsd ?? 0);
         return out;
       } catch (e) {
         // What a failed request cost (its wasted hops) counts against the key too.
-        budgets.spend(principal, wastedUsd(e));
+        hold.settle(wastedUsd(e));
         throw mapError(e);
       }
     },
     async *streamComplete(req, ctx) {
       const principal = ctx.values.get(principalKey);
+      let hold: Hold;
       try {
         if (!req.request) throw invalidRequest("request", "is required: put the chat (model, messages, …) under \"request\"");
         auth.authorize(principal, req.request.model, hasExtras(req.request));
-        await budgets.admit(principal);
+        const chat = req.request;
+        hold = await budgets.admit(principal, () => gateway.quote(chat, true));
       } catch (e) {
         throw mapError(e);
       }
       try {
         for await (const batch of gateway.stream(withKey(req.request, ctx), callOptions(ctx, principal))) {
           for (const ev of batch) {
-            if (ev.event.case === "done") budgets.spend(principal, ev.event.value.cost?.totalUsd ?? 0);
+            if (ev.event.case === "done") hold.settle(ev.event.value.cost?.totalUsd ?? 0);
             yield ev;
           }
         }
       } catch (e) {
-        budgets.spend(principal, wastedUsd(e));
+        hold.settle(wastedUsd(e));
         throw mapError(e);
+      } finally {
+        // A caller that went away mid-stream: its reservation is let go.
+        hold.settle(0);
       }
     },
     listModels() {

@@ -11,13 +11,14 @@ import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { GatewayError, invalidRequest, toGatewayError, wastedUsd } from "../../errors.ts";
 import { toOpenAIError } from "../../errors-openai.ts";
 import type { CallOptions, Gateway } from "../../gateway/gateway.ts";
-import type { Auth } from "../auth.ts";
+import type { Auth, Principal } from "../auth.ts";
 import { decodeChat } from "./decode.ts";
 import { readBody } from "../read-body.ts";
 import { toJson } from "@bufbuild/protobuf";
 import { GetStatsResponseSchema } from "../../../gen/detour/v1/admin_pb.js";
 import type { Stats } from "../../stats/stats.ts";
-import type { Budgets } from "../budgets.ts";
+import type { Budgets, Hold } from "../budgets.ts";
+import type { CompleteRequest } from "../../../gen/detour/v1/chat_pb.js";
 import { completionJson, createChunker } from "./encode.ts";
 import type { TargetRef } from "../../../gen/detour/v1/result_pb.js";
 
@@ -154,7 +155,6 @@ async function chat(deps: OpenAIDeps, req: Req, res: Res): Promise<void> {
   const body = await readJsonBody(req, res, deps.maxBodyBytes);
   const { request, stream, includeUsage } = decodeChat(body, header(req, "x-detour-route"));
   deps.auth.authorize(principal, request.model, Object.keys(request.providerOptions).length > 0);
-  await deps.budgets.admit(principal);
   const key = header(req, "idempotency-key") ?? header(req, "x-request-id");
   if (key) request.requestId = key;
   const maxCost = header(req, "x-detour-max-cost");
@@ -163,6 +163,17 @@ async function chat(deps: OpenAIDeps, req: Req, res: Res): Promise<void> {
     if (!(Number.isFinite(n) && n > 0)) throw invalidRequest("x-detour-max-cost", `must be a positive number of US dollars, got "${maxCost}"`);
     request.routing = { ...(request.routing ?? { $typeName: "detour.v1.RoutingOptions", allowProviders: [], denyProviders: [], commitPolicy: 0, maxHops: 0 }), maxCostUsd: n };
   }
+  // After the ID and max cost are set: the request is quoted as it will run.
+  const hold = await deps.budgets.admit(principal, () => deps.gateway.quote(request, stream));
+  try {
+    await run(deps, req, res, request, stream, includeUsage, principal, hold);
+  } finally {
+    // A caller that went away: its reservation is let go (the first settle counts).
+    hold.settle(0);
+  }
+}
+
+async function run(deps: OpenAIDeps, req: Req, res: Res, request: CompleteRequest, stream: boolean, includeUsage: boolean, principal: Principal, hold: Hold): Promise<void> {
   const ctl = new AbortController();
   res.on("close", () => {
     if (!res.writableFinished) ctl.abort();
@@ -170,7 +181,7 @@ async function chat(deps: OpenAIDeps, req: Req, res: Res): Promise<void> {
   const trace = propagation.extract(context.active(), req.headers);
   // What a failed request cost (its wasted hops) counts against the key too.
   const charged = (e: unknown): never => {
-    deps.budgets.spend(principal, wastedUsd(e));
+    hold.settle(wastedUsd(e));
     throw e;
   };
   if (!stream) {
@@ -184,11 +195,11 @@ async function chat(deps: OpenAIDeps, req: Req, res: Res): Promise<void> {
       ...(out.replayed ? { "x-detour-replayed": "true" } : {}),
     });
     // Recorded after the answer is written: the budget's store is never in its way.
-    deps.budgets.spend(principal, out.cost?.totalUsd ?? 0);
+    hold.settle(out.cost?.totalUsd ?? 0);
     return;
   }
   const spent = await streamChat(deps.gateway, request, includeUsage, ctl, res, { signal: ctl.signal, trace, scope: principal.name }).catch(charged);
-  deps.budgets.spend(principal, spent);
+  hold.settle(spent);
 }
 
 async function streamChat(gateway: Gateway, request: Parameters<Gateway["stream"]>[0], includeUsage: boolean, ctl: AbortController, res: Res, opts: CallOptions): Promise<number> {
