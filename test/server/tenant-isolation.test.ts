@@ -75,11 +75,13 @@ describe("tenant isolation: provider_options and request IDs reaching the upstre
 auto_providers: false
 breaker: { volume_threshold: 2, error_threshold_percent: 50, window: 60s, reset_timeout: 60s }
 providers:
-  - { name: openai, openai: { base_url: "${fake.url}/v1" } }
+  - { name: openai, openai: { base_url: "${fake.url}/v1" }, models: [{ name: gpt-priced, pricing: { input_per_mtok: 1, output_per_mtok: 2 } }] }
 routes:
   - { name: chat, targets: [{ model: openai/gpt-4o-mini }] }
   - { name: extras, allow_provider_options: true, targets: [{ model: openai/gpt-4o-mini }] }
+  - { name: priced, targets: [{ model: openai/gpt-priced }] }
 keys:
+  - { name: budgeted, sha256: ${hash("k-budgeted")}, usd_per_day: 10 }
   - { name: limited, sha256: ${hash("k-limited")}, routes: [chat, extras] }
   - { name: full, sha256: ${hash("k-full")} }
 `);
@@ -132,5 +134,19 @@ keys:
     }
     const other = await openaiChat(t.url, "k-limited", { model: "chat", messages: [{ role: "user", content: "hi" }] });
     assert.equal(other.status, 200, "another key is still served: no breaker opened");
+  });
+
+  test("a key with a USD budget is refused a model without a price, before any upstream call; a priced one is served and charged", async () => {
+    const before = fake.requests.length;
+    const res = await openaiChat(t.url, "k-budgeted", { model: "chat", messages: [{ role: "user", content: "hi" }] });
+    assert.equal(res.status, 400);
+    const err = ((await res.json()) as { error: { message: string } }).error;
+    assert.match(err.message, /openai\/gpt-4o-mini has no price.*pricing:/);
+    assert.equal(fake.requests.length, before, "nothing reached the upstream");
+    const ok = await openaiChat(t.url, "k-budgeted", { model: "priced", messages: [{ role: "user", content: "hi" }] });
+    assert.equal(ok.status, 200, await ok.clone().text());
+    assert.ok(Number(ok.headers.get("x-detour-cost-usd")) > 0);
+    const open = await openaiChat(t.url, "k-full", { model: "chat", messages: [{ role: "user", content: "hi" }] });
+    assert.equal(open.status, 200, "a key without a USD budget may still use it");
   });
 });
