@@ -13,7 +13,7 @@ import { StreamCompleteResponseSchema } from "../../gen/detour/v1/gateway_pb.js"
 import { GatewayError, toGatewayError } from "../errors.ts";
 import type { GatewayBatch, GatewayEvent } from "../gateway/events.ts";
 import { hopEvent } from "../gateway/events.ts";
-import { deterministic, fingerprint, type IdempotencyStore } from "./store.ts";
+import { deterministic, fingerprint, scopedKey, type IdempotencyStore } from "./store.ts";
 
 type Run = (req: CompleteRequest) => AsyncGenerator<GatewayBatch>;
 
@@ -24,14 +24,6 @@ function replayed(ev: GatewayEvent): GatewayEvent {
   if (e.case === "started") return create(StreamCompleteResponseSchema, { event: { case: "started", value: { ...e.value, replayed: true } } });
   if (e.case === "done") return create(StreamCompleteResponseSchema, { event: { case: "done", value: { ...e.value, replayed: true } } });
   return ev;
-}
-
-/**
- * The record key of a request ID within a caller's scope. Length-prefixed,
- * so no scope and ID can spell another pair's key.
- */
-export function scopedKey(scope: string, requestId: string): string {
-  return `${scope.length}:${scope}:${requestId}`;
 }
 
 /**
