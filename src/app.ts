@@ -99,14 +99,10 @@ export function buildApp(config: Config, deps: AppDeps = {}): App {
   const shutdown = new AbortController();
   const server = config.server;
   const maxBytes = server?.maxRequestBytes || SERVER_DEFAULTS.maxRequestBytes;
-  const auth = swappableAuth(createAuth(config.keys));
-  let budgetsNow = createBudgets(config.keys, config.idempotency?.redisUrl ?? "", logger);
-  // Reload swaps the limits; counts restart with them.
-  const budgets: Budgets = {
-    admit: (p) => budgetsNow.admit(p),
-    spend: (p, usd) => budgetsNow.spend(p, usd),
-    close: () => budgetsNow.close(),
-  };
+  const auth = swappableAuth(createAuth(config.keys, config.routes));
+  // One set of counters for the process: a reload swaps the limits, never
+  // what was spent (a new idempotency.redis_url takes a restart).
+  const budgets: Budgets = createBudgets(config.keys, config.idempotency?.redisUrl ?? "", logger);
   const connect = connectNodeAdapter({
     routes: (router) => {
       connectRoutes(gateway, health, auth, stats, budgets)(router);
@@ -138,13 +134,11 @@ export function buildApp(config: Config, deps: AppDeps = {}): App {
       const prov = createProviders(next, deps.providerDeps);
       const sameBreakers = toJsonString(BreakerConfigSchema, next.breaker ?? create(BreakerConfigSchema)) === toJsonString(BreakerConfigSchema, active.breaker ?? create(BreakerConfigSchema));
       const generation = build(next, prov, sameBreakers ? gateway.breakers : undefined);
-      const nextAuth = createAuth(next.keys);
+      const nextAuth = createAuth(next.keys, next.routes);
       const oldBreakers = gateway.breakers;
-      const oldBudgets = budgetsNow;
       reloadable.swap(generation);
       auth.swap(nextAuth);
-      budgetsNow = createBudgets(next.keys, next.idempotency?.redisUrl ?? "", logger);
-      void oldBudgets.close();
+      budgets.update(next.keys);
       if (!sameBreakers) oldBreakers.close();
       active = next;
       logger.info({ routes: generation.gateway.routes().map((r) => r.route), providers: [...prov.keys()] }, "config reloaded");

@@ -56,7 +56,12 @@ export function checkReferences(config: Config): string[] {
       }
     });
   });
+  // Budgets, idempotency scopes and logs know a key by its name: two keys
+  // with one name would share (or silently override) each other's limits.
+  const keyNames = new Set<string>();
   config.keys.forEach((k, i) => {
+    if (keyNames.has(k.name)) problems.push(`keys[${i}].name: "${k.name}" is already used by another key; give every key its own name`);
+    keyNames.add(k.name);
     k.routes.forEach((r, j) => {
       if (!routes.has(r)) problems.push(`keys[${i}].routes[${j}]: no route named "${r}"`);
     });

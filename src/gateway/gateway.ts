@@ -20,6 +20,8 @@ import { createPriceBook } from "./cost.ts";
 import type { GatewayBatch, GatewayEvent } from "./events.ts";
 import { createPlanner, DEFAULT_RETRY, type Plan } from "./plan.ts";
 import { validateRequest } from "./validate.ts";
+import { providerOptionsCheck } from "./provider-options.ts";
+import { quoteRequest, type Quote } from "./quote.ts";
 import { idempotent } from "../idempotency/idempotent.ts";
 import type { IdempotencyStore } from "../idempotency/store.ts";
 import type { Context, Tracer } from "@opentelemetry/api";
@@ -36,6 +38,8 @@ export interface CallOptions {
   readonly timeoutMs?: number | undefined;
   /** The caller's trace context (W3C traceparent), the parent of the request span. */
   readonly trace?: Context | undefined;
+  /** The calling key's name: request IDs are remembered per key, never shared between keys. */
+  readonly scope?: string | undefined;
 }
 
 /** The engine as transports see it. */
@@ -48,6 +52,8 @@ export interface Gateway {
   listModels(): ListModelsResponse;
   /** The compiled routes. */
   routes(): readonly Plan[];
+  /** What a request may cost before it runs (for budgets); throws UNKNOWN_MODEL like a call would. */
+  quote(req: CompleteRequest, streaming: boolean): Quote;
   /** The circuit breakers. */
   readonly breakers: Breakers;
 }
@@ -92,6 +98,12 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
   const defaultDeadline = durationOr(config.server?.defaultDeadline ?? "", DEFAULT_DEADLINE_MS);
   const planner = createPlanner(config, deps.providers, defaultDeadline);
   const prices = createPriceBook(deps.providers);
+  const checkOptions = providerOptionsCheck(config);
+  /** Both transports' requests pass here before any upstream call. */
+  const validate = (req: CompleteRequest) => {
+    validateRequest(req);
+    checkOptions(req);
+  };
   const budgets = new Map<string, RetryBudget>();
   const observers = deps.observers ?? [];
   const includeContent = config.telemetry?.includeContent === true;
@@ -151,9 +163,9 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
 
   async function* guarded(store: IdempotencyStore, req: CompleteRequest, opts: CallOptions, buffered: boolean): AsyncGenerator<GatewayBatch> {
     try {
-      validateRequest(req);
+      validate(req);
       // Validated above, before the ID is claimed: execute does not validate it again.
-      for await (const batch of idempotent(store, req, opts.signal, (r) => execute(r, opts, buffered, true))) {
+      for await (const batch of idempotent(store, req, opts.signal, (r) => execute(r, opts, buffered, true), opts.scope)) {
         for (const ev of batch) if (ev.event.case === "done" && ev.event.value.replayed) for (const o of observers) o.onReplay?.(ev.event.value.route);
         yield batch;
       }
@@ -185,7 +197,7 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
     return {
       /** Validates (unless `validated`) and plans the request: the attempt loop's input. */
       input(validated: boolean): ChainInput {
-        if (!validated) validateRequest(req);
+        if (!validated) validate(req);
         const plan = planner.plan(req.model);
         route = plan.route;
         span.setAttribute("detour.route", route);
@@ -256,6 +268,7 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
     stream: (req, opts) => stream(req, opts, false),
     complete,
     routes: () => planner.routes(),
+    quote: (req, streaming) => quoteRequest(planner.plan(req.model), req, streaming, deps.providers, prices),
     breakers: chainDeps.breakers,
     listModels() {
       return create(ListModelsResponseSchema, {

@@ -14,6 +14,9 @@ const validator = createValidator();
 /** Image.url's limit (see chat.proto). */
 const MAX_IMAGE_URL_CHARS = 10_000_000;
 
+/** C0 and C1 control characters and DEL. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
 /** Throws INVALID_REQUEST for the first problem found. */
 export function validateRequest(req: CompleteRequest): void {
   const result = validator.validate(CompleteRequestSchema, req);
@@ -21,6 +24,12 @@ export function validateRequest(req: CompleteRequest): void {
   if (result.kind === "invalid") {
     const v = result.error.violations[0];
     if (v) throw invalidRequest(pathToString(v.field) || "request", v.message);
+  }
+  // The ID travels in headers (upstream, x-request-id) and logs: a line break
+  // or other control character there splits them. Unicode is fine: it is
+  // percent-encoded where it leaves as a header.
+  if (CONTROL.test(req.requestId)) {
+    throw invalidRequest("request_id", "contains a control character (a line break, tab, NUL, …); use up to 256 printable characters, such as a UUID");
   }
   const toolNames = new Set<string>();
   req.tools.forEach((t, i) => {

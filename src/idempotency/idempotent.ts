@@ -13,7 +13,7 @@ import { StreamCompleteResponseSchema } from "../../gen/detour/v1/gateway_pb.js"
 import { GatewayError, toGatewayError } from "../errors.ts";
 import type { GatewayBatch, GatewayEvent } from "../gateway/events.ts";
 import { hopEvent } from "../gateway/events.ts";
-import { deterministic, fingerprint, type IdempotencyStore } from "./store.ts";
+import { deterministic, fingerprint, scopedKey, type IdempotencyStore } from "./store.ts";
 
 type Run = (req: CompleteRequest) => AsyncGenerator<GatewayBatch>;
 
@@ -26,12 +26,16 @@ function replayed(ev: GatewayEvent): GatewayEvent {
   return ev;
 }
 
-/** Runs `run(req)` at most once per request ID in `store`. */
-export async function* idempotent(store: IdempotencyStore, req: CompleteRequest, signal: AbortSignal, run: Run): AsyncGenerator<GatewayBatch> {
+/**
+ * Runs `run(req)` at most once per request ID and `scope` (the calling key)
+ * in `store`: one key can neither replay nor block another key's IDs.
+ */
+export async function* idempotent(store: IdempotencyStore, req: CompleteRequest, signal: AbortSignal, run: Run, scope = ""): AsyncGenerator<GatewayBatch> {
   const fp = fingerprint(req);
+  const key = scopedKey(scope, req.requestId);
   let sent = false;
   for (let round = 0; round < 5; round++) {
-    const claim = await store.claim(req.requestId, fp, signal);
+    const claim = await store.claim(key, fp, signal);
     if (claim.kind === "mismatch") {
       throw new GatewayError("IDEMPOTENCY_MISMATCH", `request_id "${req.requestId}" was used for a different request: use a new ID for a new request`, { field: "request_id" });
     }

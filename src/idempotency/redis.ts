@@ -9,7 +9,7 @@
  */
 import { connectRedis } from "../redis-client.ts";
 import { GatewayError } from "../errors.ts";
-import { decodeError, decodeEvent, encodeError, encodeEvent, type Claim, type Entry, type IdempotencyStore } from "./store.ts";
+import { decodeError, decodeEvent, encodeError, encodeEvent, requestIdOf, type Claim, type Entry, type IdempotencyStore } from "./store.ts";
 
 const CLAIM = `
 local cur = redis.call('HMGET', KEYS[1], 'fp', 'token', 'state')
@@ -178,7 +178,7 @@ export function createRedisStore(opts: RedisStoreOptions): IdempotencyStore {
       const [kind, token] = (await conn
         .run((client) => client.eval(CLAIM, { keys: [k.record, k.lease, k.fence], arguments: [fp, String(leaseMs), String(opts.ttlMs)] }))
         .catch((e: GatewayError) => {
-          throw new GatewayError("STORE_UNAVAILABLE", `${e.message}, so request_id "${id}" cannot be kept from running twice: retry shortly, or send the request without an ID`, { retryAfterMs: e.retryAfterMs ?? 1000, cause: e });
+          throw new GatewayError("STORE_UNAVAILABLE", `${e.message}, so request_id "${requestIdOf(id)}" cannot be kept from running twice: retry shortly, or send the request without an ID`, { retryAfterMs: e.retryAfterMs ?? 1000, cause: e });
         })) as [string, string?];
       if (kind === "mismatch") return { kind: "mismatch" };
       if (kind === "join") return { kind: "join", entries: follow(id, token ?? "", signal) };

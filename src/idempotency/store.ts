@@ -46,6 +46,20 @@ export interface IdempotencyStore {
   close(): Promise<void>;
 }
 
+/**
+ * The record key of a request ID within a caller's scope (the key's name).
+ * Length-prefixed, so no scope and ID can spell another pair's key.
+ */
+export function scopedKey(scope: string, requestId: string): string {
+  return `${scope.length}:${scope}:${requestId}`;
+}
+
+/** The caller's request ID in a record key, for messages: never another scope's name. */
+export function requestIdOf(key: string): string {
+  const m = /^(\d+):/.exec(key);
+  return m ? key.slice(m[0].length + Number(m[1]) + 1) : key;
+}
+
 /** A hash of the canonical request, without its ID: same request, same hash. */
 export function fingerprint(req: CompleteRequest): string {
   const json = toJson(CompleteRequestSchema, { ...req, requestId: "" }) as JsonValue;

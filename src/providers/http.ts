@@ -77,6 +77,12 @@ export function createUpstreamHttp(config: UpstreamConfig | undefined): Upstream
 export function networkError(e: unknown, signal: AbortSignal): unknown {
   if (signal.aborted) return e;
   if (e instanceof GatewayError) return e;
+  // undici refused the request itself (a header value it cannot send):
+  // nothing reached the upstream, so it is the request's fault, never a
+  // connection failure that would count against every tenant's breaker.
+  if (e instanceof undiciErrors.InvalidArgumentError) {
+    return new GatewayError("INVALID_REQUEST", "request: could not be sent upstream as it is (a value is not valid in an HTTP request)", { cause: e });
+  }
   if (e instanceof undiciErrors.HeadersTimeoutError || e instanceof undiciErrors.BodyTimeoutError) {
     return new GatewayError("UPSTREAM_TIMEOUT", "the upstream went silent", { cause: e });
   }

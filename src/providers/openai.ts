@@ -32,6 +32,16 @@ export interface HttpProviderDeps {
   readonly secrets?: SecretSet;
 }
 
+/**
+ * A request ID as a header value: visible ASCII as it is, anything else
+ * (unicode, spaces) and "%" percent-encoded as UTF-8. A caller's legitimate
+ * ID must never make the call fail before it leaves, which counted against
+ * the provider's breaker for every tenant.
+ */
+export function headerSafe(id: string): string {
+  return /^[\x21-\x24\x26-\x7e]*$/.test(id) ? id : id.replace(/[^\x21-\x24\x26-\x7e]/gu, (c) => [...Buffer.from(c, "utf8")].map((b) => `%${b.toString(16).toUpperCase().padStart(2, "0")}`).join(""));
+}
+
 /** Builds an OpenAI-compatible provider. */
 export function createOpenAIProvider(pc: ProviderConfig, cfg: OpenAiProvider, deps: HttpProviderDeps = {}): Provider {
   const name = pc.name;
@@ -75,7 +85,7 @@ export function createOpenAIProvider(pc: ProviderConfig, cfg: OpenAiProvider, de
       provider: name,
       hop,
       url,
-      headers: call.requestId ? { ...headers, "x-client-request-id": call.requestId.slice(0, 512) } : headers,
+      headers: call.requestId ? { ...headers, "x-client-request-id": headerSafe(call.requestId).slice(0, 512).replace(/%[0-9A-F]?$/, "") } : headers,
       body: openaiBody(call.request, model, flavor, streaming, extra),
       signal: call.signal,
       trace: call.trace,

@@ -4,7 +4,7 @@
  * configured the gateway is open (main.ts warns loudly at startup).
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { GatewayKey } from "../../gen/detour/v1/config_pb.js";
+import type { GatewayKey, RouteConfig } from "../../gen/detour/v1/config_pb.js";
 import { GatewayError } from "../errors.ts";
 
 /** The caller a key identifies. */
@@ -23,12 +23,17 @@ export interface Auth {
   readonly enabled: boolean;
   /** The caller for an Authorization header value; throws UNAUTHENTICATED. */
   authenticate(authorization: string | null | undefined): Principal;
-  /** Throws PERMISSION_DENIED unless the caller may use `model` (a route or provider/model). */
-  authorize(p: Principal, model: string): void;
+  /**
+   * Throws PERMISSION_DENIED unless the caller may use `model` (a route or
+   * provider/model), and, when `providerOptions` is set, send vendor extras there.
+   */
+  authorize(p: Principal, model: string, providerOptions?: boolean): void;
 }
 
-/** Builds the key check from config. */
-export function createAuth(keys: readonly GatewayKey[]): Auth {
+/** Builds the key check from config; `routes` say where route-limited keys may send provider_options. */
+export function createAuth(keys: readonly GatewayKey[], routes: readonly RouteConfig[] = []): Auth {
+  const extrasAllowed = new Set(routes.filter((r) => r.allowProviderOptions).map((r) => r.name));
+  const routeIndex = new Map(routes.map((r, i) => [r.name, i]));
   const hashes = keys.map((k) => ({ key: k, hash: Buffer.from(k.sha256, "hex") }));
   return {
     enabled: keys.length > 0,
@@ -41,9 +46,20 @@ export function createAuth(keys: readonly GatewayKey[]): Auth {
       if (!hit) throw new GatewayError("UNAUTHENTICATED", "incorrect API key provided");
       return { name: hit.key.name, routes: hit.key.routes, admin: hit.key.admin };
     },
-    authorize(p, model) {
-      if (p.routes.length === 0 || p.routes.includes(model)) return;
-      throw new GatewayError("PERMISSION_DENIED", `key "${p.name}" may not use "${model}"; it may use: ${p.routes.join(", ")}`, { field: "model" });
+    authorize(p, model, providerOptions = false) {
+      if (p.routes.length === 0) return;
+      if (!p.routes.includes(model)) {
+        throw new GatewayError("PERMISSION_DENIED", `key "${p.name}" may not use "${model}"; it may use: ${p.routes.join(", ")}`, { field: "model" });
+      }
+      // Extras reach the vendor as they are: an operator opts a route in for keys it limits.
+      if (providerOptions && !extrasAllowed.has(model)) {
+        const at = routeIndex.get(model);
+        throw new GatewayError(
+          "PERMISSION_DENIED",
+          `key "${p.name}" may not send provider_options on route "${model}": the route does not set allow_provider_options (routes[${at ?? "?"}].allow_provider_options: true in the config allows it)`,
+          { field: "provider_options" },
+        );
+      }
     },
   };
 }
@@ -56,7 +72,7 @@ export function swappableAuth(first: Auth): Auth & { swap(next: Auth): void } {
       return current.enabled;
     },
     authenticate: (h) => current.authenticate(h),
-    authorize: (p, m) => current.authorize(p, m),
+    authorize: (p, m, o) => current.authorize(p, m, o),
     swap(next) {
       current = next;
     },

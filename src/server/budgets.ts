@@ -3,23 +3,40 @@
  * memory or, with several replicas, in Redis. A key over either limit gets
  * RESOURCE_EXHAUSTED / HTTP 429 with the time until the window resets.
  *
+ * A request's worst-case cost is reserved when it is admitted, and settled
+ * to what it really cost when it ends: parallel requests cannot all pass a
+ * budget that any one of them would exhaust. A key with a USD budget cannot
+ * use a model without a price (fail closed): its cost could not be counted.
+ * The counters outlive config reloads; a reload swaps only the limits.
+ *
  * While Redis is unreachable the budgets fail open, as rate limits in
  * front of a service usually do (Envoy's, Kong's): requests go on unmetered
  * rather than the store's outage becoming everyone's, and the outage and
- * its end are logged once each. Spend is recorded after the answer, never
- * in its way: a store that fails then costs the caller nothing.
+ * its end are logged once each. Settling is never in a request's way: a
+ * store that fails then costs the caller nothing.
  */
 import { connectRedis } from "../redis-client.ts";
 import type { GatewayKey } from "../../gen/detour/v1/config_pb.js";
 import { GatewayError } from "../errors.ts";
+import type { Quote } from "../gateway/quote.ts";
 import type { Principal } from "./auth.ts";
+
+/** An admitted request's reservation. */
+export interface Hold {
+  /** The request ended having cost `usd`: the reservation becomes that. Only the first call counts; never throws. */
+  settle(usd: number): void;
+}
 
 /** Checks and records a key's use. */
 export interface Budgets {
-  /** Counts one request; throws BUDGET_EXCEEDED when a limit is reached. */
-  admit(p: Principal): Promise<void>;
-  /** Adds what a request cost once it ended (or failed); never throws. */
-  spend(p: Principal, usd: number): void;
+  /**
+   * Counts one request and reserves its worst case (from `quote`, asked only
+   * for keys with a USD budget); throws BUDGET_EXCEEDED when a limit is
+   * reached, COST_LIMIT for a model without a price.
+   */
+  admit(p: Principal, quote: () => Quote): Promise<Hold>;
+  /** Replaces the keys' limits (a reload), keeping what was counted. */
+  update(keys: readonly GatewayKey[]): void;
   close(): Promise<void>;
 }
 
@@ -77,9 +94,15 @@ function redisCounters(url: string): Counters {
   };
 }
 
+/** Nothing reserved: a key without a USD budget, or a store that was down. */
+const NO_HOLD: Hold = { settle: () => undefined };
+
+/** A day's spend counter lives a minute past its day, for requests that settle just after midnight. */
+const DAY_TTL_MS = 86_400_000 + 60_000;
+
 /** Creates the budgets for the configured keys. */
 export function createBudgets(keys: readonly GatewayKey[], redisUrl: string, log: BudgetLog, now: () => number = Date.now): Budgets {
-  const limits = new Map(keys.map((k) => [k.name, k]));
+  let limits = new Map(keys.map((k) => [k.name, k]));
   const counters = redisUrl ? redisCounters(redisUrl) : memoryCounters(now);
   const minute = () => Math.floor(now() / 60_000);
   const day = () => Math.floor(now() / 86_400_000);
@@ -112,24 +135,56 @@ export function createBudgets(keys: readonly GatewayKey[], redisUrl: string, log
       return fallback;
     }
   };
+  const spentUp = (name: string, usdPerDay: number) =>
+    new GatewayError("BUDGET_EXCEEDED", `key "${name}" has spent its ${usdPerDay} USD for today (UTC)`, { retryAfterMs: untilMidnight() });
+  /**
+   * Reserves the request's worst case on today's counter. Admitted while what
+   * was spent and reserved before it is under the limit, so one request may
+   * still end over it, as before, but never many at once.
+   */
+  const reserve = async (k: GatewayKey, quote: () => Quote): Promise<Hold> => {
+    const spentKey = `detour:budget:${k.name}:usd:${day()}`;
+    if ((await counted(() => counters.get(spentKey), 0)) >= k.usdPerDay) throw spentUp(k.name, k.usdPerDay);
+    const q = quote();
+    if (q.unpriced.length > 0) {
+      throw new GatewayError(
+        "COST_LIMIT",
+        `key "${k.name}" has a budget of ${k.usdPerDay} USD a day, but ${q.unpriced.join(", ")} has no price, so what it costs could not be counted: give it pricing: { input_per_mtok, output_per_mtok } under providers[].models[] in the config, or use a route whose targets all have prices`,
+        { field: "model" },
+      );
+    }
+    const held = q.worstCaseUsd;
+    const after = await counted(() => counters.add(spentKey, held, DAY_TTL_MS), undefined);
+    if (after === undefined) return NO_HOLD;
+    let settled = false;
+    const settle = (usd: number) => {
+      if (settled) return;
+      settled = true;
+      const by = Math.max(0, usd) - held;
+      if (by !== 0) void counted(() => counters.add(spentKey, by, DAY_TTL_MS), 0);
+    };
+    if (after - held >= k.usdPerDay) {
+      settle(0);
+      throw spentUp(k.name, k.usdPerDay);
+    }
+    return { settle };
+  };
   return {
-    async admit(p) {
+    async admit(p, quote) {
       const k = limits.get(p.name);
-      if (!k) return;
-      if (k.usdPerDay > 0 && (await counted(() => counters.get(`detour:budget:${p.name}:usd:${day()}`), 0)) >= k.usdPerDay) {
-        throw new GatewayError("BUDGET_EXCEEDED", `key "${p.name}" has spent its ${k.usdPerDay} USD for today (UTC)`, { retryAfterMs: untilMidnight() });
-      }
+      if (!k) return NO_HOLD;
+      const hold = k.usdPerDay > 0 ? await reserve(k, quote) : NO_HOLD;
       if (k.requestsPerMinute > 0) {
         const n = await counted(() => counters.add(`detour:budget:${p.name}:rpm:${minute()}`, 1, 61_000), 0);
         if (n > k.requestsPerMinute) {
+          hold.settle(0);
           throw new GatewayError("BUDGET_EXCEEDED", `key "${p.name}" is over its ${k.requestsPerMinute} requests per minute`, { retryAfterMs: untilNextMinute() });
         }
       }
+      return hold;
     },
-    spend(p, usd) {
-      const k = limits.get(p.name);
-      if (!k || k.usdPerDay <= 0 || usd <= 0) return;
-      void counted(() => counters.add(`detour:budget:${p.name}:usd:${day()}`, usd, 86_400_000 + 60_000), 0);
+    update(next) {
+      limits = new Map(next.map((k) => [k.name, k]));
     },
     close: () => counters.close(),
   };

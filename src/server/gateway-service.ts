@@ -8,8 +8,8 @@ import type { GatewayService } from "../../gen/detour/v1/gateway_pb.js";
 import { invalidRequest, toGatewayError, wastedUsd } from "../errors.ts";
 import { toConnectError } from "../errors-connect.ts";
 import type { CallOptions, Gateway } from "../gateway/gateway.ts";
-import type { Auth } from "./auth.ts";
-import type { Budgets } from "./budgets.ts";
+import type { Auth, Principal } from "./auth.ts";
+import type { Budgets, Hold } from "./budgets.ts";
 import { principalKey } from "./auth-interceptor.ts";
 
 /** The request ID from the message, or the idempotency-key metadata. */
@@ -24,9 +24,14 @@ const headerGetter = {
   get: (h: Headers, key: string) => h.get(key) ?? undefined,
 };
 
-function callOptions(ctx: HandlerContext): CallOptions {
+function callOptions(ctx: HandlerContext, principal: Principal): CallOptions {
   // W3C traceparent/baggage from the caller's metadata parent the request span.
-  return { signal: ctx.signal, timeoutMs: ctx.timeoutMs(), trace: propagation.extract(context.active(), ctx.requestHeader, headerGetter) };
+  return { signal: ctx.signal, timeoutMs: ctx.timeoutMs(), trace: propagation.extract(context.active(), ctx.requestHeader, headerGetter), scope: principal.name };
+}
+
+/** True when the request carries vendor extras (provider_options). */
+function hasExtras(req: { providerOptions: Record<string, unknown> }): boolean {
+  return Object.keys(req.providerOptions).length > 0;
 }
 
 function mapError(e: unknown): ConnectError {
@@ -38,41 +43,47 @@ export function gatewayService(gateway: Gateway, auth: Auth, budgets: Budgets): 
   return {
     async complete(req, ctx) {
       const principal = ctx.values.get(principalKey);
+      let hold: Hold;
       try {
-        auth.authorize(principal, req.model);
-        await budgets.admit(principal);
+        auth.authorize(principal, req.model, hasExtras(req));
+        hold = await budgets.admit(principal, () => gateway.quote(req, false));
       } catch (e) {
         throw mapError(e);
       }
       try {
-        const out = await gateway.complete(withKey(req, ctx), callOptions(ctx));
-        budgets.spend(principal, out.cost?.totalUsd ?? 0);
+        const out = await gateway.complete(withKey(req, ctx), callOptions(ctx, principal));
+        hold.settle(out.cost?.totalUsd ?? 0);
         return out;
       } catch (e) {
         // What a failed request cost (its wasted hops) counts against the key too.
-        budgets.spend(principal, wastedUsd(e));
+        hold.settle(wastedUsd(e));
         throw mapError(e);
       }
     },
     async *streamComplete(req, ctx) {
       const principal = ctx.values.get(principalKey);
+      let hold: Hold;
       try {
         if (!req.request) throw invalidRequest("request", "is required: put the chat (model, messages, …) under \"request\"");
-        auth.authorize(principal, req.request.model);
-        await budgets.admit(principal);
+        auth.authorize(principal, req.request.model, hasExtras(req.request));
+        const chat = req.request;
+        hold = await budgets.admit(principal, () => gateway.quote(chat, true));
       } catch (e) {
         throw mapError(e);
       }
       try {
-        for await (const batch of gateway.stream(withKey(req.request, ctx), callOptions(ctx))) {
+        for await (const batch of gateway.stream(withKey(req.request, ctx), callOptions(ctx, principal))) {
           for (const ev of batch) {
-            if (ev.event.case === "done") budgets.spend(principal, ev.event.value.cost?.totalUsd ?? 0);
+            if (ev.event.case === "done") hold.settle(ev.event.value.cost?.totalUsd ?? 0);
             yield ev;
           }
         }
       } catch (e) {
-        budgets.spend(principal, wastedUsd(e));
+        hold.settle(wastedUsd(e));
         throw mapError(e);
+      } finally {
+        // A caller that went away mid-stream: its reservation is let go.
+        hold.settle(0);
       }
     },
     listModels() {

@@ -56,7 +56,7 @@ describe("callers that vanish mid-stream", () => {
       auth: createAuth([]),
       maxBodyBytes: 1 << 20,
       stats: createStats(),
-      budgets: { admit: async () => undefined, spend: async () => charged(), close: async () => undefined },
+      budgets: { admit: async () => ({ settle: () => charged() }), update: () => undefined, close: async () => undefined },
     });
     const server = http.createServer((req, res) => handle(req, res, "/v1/chat/completions"));
     server.listen(0, "127.0.0.1");

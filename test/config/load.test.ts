@@ -182,6 +182,17 @@ routes:
     ]);
   });
 
+  test("two keys with one name are refused: the later one's missing limits would win", () => {
+    const sha = "a".repeat(64);
+    const found = problems(`${PROVIDERS}
+routes: [{ name: r, targets: [{ model: sim/a }] }]
+keys:
+  - { name: team, sha256: "${sha}", usd_per_day: 5 }
+  - { name: team, sha256: "${"b".repeat(64)}" }
+`);
+    assert.deepEqual(found, ['keys[1].name: "team" is already used by another key; give every key its own name']);
+  });
+
   test("every problem is reported at once, not only the first", () => {
     const found = problems(`server: { port: 99999, drain_timeout: soon }\n${PROVIDERS}`);
     assert.equal(found.length, 2);

@@ -93,6 +93,29 @@ function suite(name: string, makeStore: () => Promise<IdempotencyStore | string>
       assert.equal(again.message?.content[0]?.part.value, first.message?.content[0]?.part.value);
     });
 
+    test("another key sending the same body and ID is not given the first key's stored answer", async (t) => {
+      if (!store) return t.skip(skip);
+      const up = upstream();
+      up.open();
+      const gw = gatewayWith(store, up);
+      const a = await gw.complete(userRequest("up/m", "hi", { requestId: `scoped-${name}` }), { signal, scope: "team-a" });
+      const b = await gw.complete(userRequest("up/m", "hi", { requestId: `scoped-${name}` }), { signal, scope: "team-b" });
+      assert.equal(b.replayed, false, "key B's request ran on its own");
+      assert.notEqual(b.id, a.id);
+      assert.equal(up.provider.calls.length, 2);
+    });
+
+    test("another key claiming an ID first does not make the owner's real request a 422", async (t) => {
+      if (!store) return t.skip(skip);
+      const up = upstream();
+      up.open();
+      const gw = gatewayWith(store, up);
+      await gw.complete(userRequest("up/m", "squatted", { requestId: `claimed-${name}` }), { signal, scope: "team-b" });
+      const a = await gw.complete(userRequest("up/m", "the real order", { requestId: `claimed-${name}` }), { signal, scope: "team-a" });
+      assert.equal(a.replayed, false);
+      assert.equal(a.message?.content[0]?.part.value, "first half, second half.");
+    });
+
     test("the same ID with a different request is refused", async (t) => {
       if (!store) return t.skip(skip);
       const up = upstream();

@@ -6,6 +6,8 @@ import { describe, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { UpstreamConfigSchema } from "../../gen/detour/v1/config_pb.js";
 import { createUpstreamHttp } from "../../src/providers/http.js";
+import { countsAgainstBreaker } from "../../src/breakers/breakers.js";
+import { GatewayError } from "../../src/errors.js";
 
 /** A server whose responses `answer` writes; counts the connections it accepted. */
 async function upstream(answer: (res: ServerResponse) => void): Promise<{ url: string; connections: () => number; server: Server }> {
@@ -295,6 +297,23 @@ describe("upstream HTTP: a call that cannot start", () => {
       assert.deepEqual(unhandled, []);
     } finally {
       process.off("unhandledRejection", onUnhandled);
+    }
+  });
+});
+
+describe("a request undici refuses to send", () => {
+  test("is the caller's invalid request, not a connection failure: it never counts against a breaker", async () => {
+    const up = await upstream((res) => res.end("{}"));
+    const http = createUpstreamHttp(create(UpstreamConfigSchema, {}));
+    try {
+      const err = await http.post(`${up.url}/x`, { "x-client-request-id": "bad\nid" }, {}, new AbortController().signal).catch((e: unknown) => e);
+      assert.ok(err instanceof GatewayError, String(err));
+      assert.equal(err.reason, "INVALID_REQUEST");
+      assert.equal(countsAgainstBreaker(err), false);
+      assert.equal(up.connections(), 0, "nothing reached the upstream");
+    } finally {
+      await http.close();
+      up.server.close();
     }
   });
 });

@@ -7,18 +7,19 @@
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { ServerResponse, type IncomingMessage } from "node:http";
-import { context, propagation, type Context } from "@opentelemetry/api";
+import { context, propagation } from "@opentelemetry/api";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { GatewayError, invalidRequest, toGatewayError, wastedUsd } from "../../errors.ts";
 import { toOpenAIError } from "../../errors-openai.ts";
-import type { Gateway } from "../../gateway/gateway.ts";
-import type { Auth } from "../auth.ts";
+import type { CallOptions, Gateway } from "../../gateway/gateway.ts";
+import type { Auth, Principal } from "../auth.ts";
 import { decodeChat } from "./decode.ts";
 import { readBody } from "../read-body.ts";
 import { toJson } from "@bufbuild/protobuf";
 import { GetStatsResponseSchema } from "../../../gen/detour/v1/admin_pb.js";
 import type { Stats } from "../../stats/stats.ts";
-import type { Budgets } from "../budgets.ts";
+import type { Budgets, Hold } from "../budgets.ts";
+import type { CompleteRequest } from "../../../gen/detour/v1/chat_pb.js";
 import { completionJson, createChunker } from "./encode.ts";
 import type { TargetRef } from "../../../gen/detour/v1/result_pb.js";
 
@@ -184,8 +185,7 @@ async function chat(deps: OpenAIDeps, req: Req, res: Res): Promise<void> {
   const principal = deps.auth.authenticate(header(req, "authorization"));
   const body = await readJsonBody(req, res, deps.maxBodyBytes);
   const { request, stream, includeUsage } = decodeChat(body, header(req, "x-detour-route"));
-  deps.auth.authorize(principal, request.model);
-  await deps.budgets.admit(principal);
+  deps.auth.authorize(principal, request.model, Object.keys(request.providerOptions).length > 0);
   const key = header(req, "idempotency-key") ?? header(req, "x-request-id");
   if (key) request.requestId = key;
   const maxCost = header(req, "x-detour-max-cost");
@@ -194,6 +194,17 @@ async function chat(deps: OpenAIDeps, req: Req, res: Res): Promise<void> {
     if (!(Number.isFinite(n) && n > 0)) throw invalidRequest("x-detour-max-cost", `must be a positive number of US dollars, got "${maxCost}"`);
     request.routing = { ...(request.routing ?? { $typeName: "detour.v1.RoutingOptions", allowProviders: [], denyProviders: [], commitPolicy: 0, maxHops: 0 }), maxCostUsd: n };
   }
+  // After the ID and max cost are set: the request is quoted as it will run.
+  const hold = await deps.budgets.admit(principal, () => deps.gateway.quote(request, stream));
+  try {
+    await run(deps, req, res, request, stream, includeUsage, principal, hold);
+  } finally {
+    // A caller that went away: its reservation is let go (the first settle counts).
+    hold.settle(0);
+  }
+}
+
+async function run(deps: OpenAIDeps, req: Req, res: Res, request: CompleteRequest, stream: boolean, includeUsage: boolean, principal: Principal, hold: Hold): Promise<void> {
   const ctl = new AbortController();
   res.on("close", () => {
     if (!res.writableFinished) ctl.abort();
@@ -201,11 +212,11 @@ async function chat(deps: OpenAIDeps, req: Req, res: Res): Promise<void> {
   const trace = propagation.extract(context.active(), req.headers);
   // What a failed request cost (its wasted hops) counts against the key too.
   const charged = (e: unknown): never => {
-    deps.budgets.spend(principal, wastedUsd(e));
+    hold.settle(wastedUsd(e));
     throw e;
   };
   if (!stream) {
-    const out = await deps.gateway.complete(request, { signal: ctl.signal, trace }).catch(charged);
+    const out = await deps.gateway.complete(request, { signal: ctl.signal, trace, scope: principal.name }).catch(charged);
     sendJson(res, 200, completionJson(out, request.model), {
       "x-request-id": out.id,
       "x-detour-provider": out.servedBy?.provider ?? "",
@@ -215,14 +226,14 @@ async function chat(deps: OpenAIDeps, req: Req, res: Res): Promise<void> {
       ...(out.replayed ? { "x-detour-replayed": "true" } : {}),
     });
     // Recorded after the answer is written: the budget's store is never in its way.
-    deps.budgets.spend(principal, out.cost?.totalUsd ?? 0);
+    hold.settle(out.cost?.totalUsd ?? 0);
     return;
   }
-  const spent = await streamChat(deps.gateway, request, includeUsage, ctl, res, trace).catch(charged);
-  deps.budgets.spend(principal, spent);
+  const spent = await streamChat(deps.gateway, request, includeUsage, ctl, res, { signal: ctl.signal, trace, scope: principal.name }).catch(charged);
+  hold.settle(spent);
 }
 
-async function streamChat(gateway: Gateway, request: Parameters<Gateway["stream"]>[0], includeUsage: boolean, ctl: AbortController, res: Res, trace: Context): Promise<number> {
+async function streamChat(gateway: Gateway, request: Parameters<Gateway["stream"]>[0], includeUsage: boolean, ctl: AbortController, res: Res, opts: CallOptions): Promise<number> {
   let spent = 0;
   let chunker: ReturnType<typeof createChunker> | undefined;
   let id = "";
@@ -278,7 +289,7 @@ async function streamChat(gateway: Gateway, request: Parameters<Gateway["stream"
     if (first && !last && res instanceof ServerResponse) res.socket?.uncork();
   };
   try {
-    for await (const batch of gateway.stream(request, { signal: ctl.signal, trace })) {
+    for await (const batch of gateway.stream(request, opts)) {
       if (ctl.signal.aborted) return spent;
       let text = "";
       let last = false;
