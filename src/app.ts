@@ -14,7 +14,7 @@ import { connectRoutes, SERVICES } from "./server/connect-routes.ts";
 import { createHealthState, type HealthState } from "./server/health.ts";
 import { httpRoutes } from "./server/http-routes.ts";
 import { dashboardRoutes } from "./server/dashboard.ts";
-import { createListener } from "./server/listener.ts";
+import { createListener, listenerOptions } from "./server/listener.ts";
 import { authInterceptor } from "./server/auth-interceptor.ts";
 import { binaryProblemInterceptor, guardBinaryBodies } from "./server/binary-guard.ts";
 import { createAuth, swappableAuth, type Auth } from "./server/auth.ts";
@@ -123,6 +123,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): App {
   const openai = openaiHandler({ gateway, auth, maxBodyBytes: maxBytes, stats, budgets });
   const listener = createListener(
     httpRoutes({ connect, openai, health, draining: () => draining, dashboard: dashboardRoutes({ enabled: () => active.server?.dashboard === true }), ...(deps.telemetry ? { metrics: deps.telemetry.metricsHandler } : {}) }),
+    listenerOptions(server),
   );
 
   return {
