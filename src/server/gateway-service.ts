@@ -3,9 +3,9 @@
  * call's deadline and cancel signal, runs the engine, and maps its errors.
  */
 import { context, propagation } from "@opentelemetry/api";
-import { ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { GatewayService } from "../../gen/detour/v1/gateway_pb.js";
-import { invalidRequest, toGatewayError, wastedUsd } from "../errors.ts";
+import { GatewayError, invalidRequest, toGatewayError, wastedUsd } from "../errors.ts";
 import { toConnectError } from "../errors-connect.ts";
 import type { CallOptions, Gateway } from "../gateway/gateway.ts";
 import type { Auth } from "./auth.ts";
@@ -29,8 +29,14 @@ function callOptions(ctx: HandlerContext): CallOptions {
   return { signal: ctx.signal, timeoutMs: ctx.timeoutMs(), trace: propagation.extract(context.active(), ctx.requestHeader, headerGetter) };
 }
 
-function mapError(e: unknown): ConnectError {
-  return toConnectError(toGatewayError(e));
+function mapError(e: unknown, ctx?: HandlerContext): ConnectError {
+  const g = toGatewayError(e);
+  // Connect's own deadline timer and the engine's fire together: when
+  // Connect's wins, the engine sees a cancel, but the caller's deadline passed.
+  if (g.reason === "CANCELLED" && ctx && ConnectError.from(ctx.signal.reason).code === Code.DeadlineExceeded) {
+    return toConnectError(new GatewayError("DEADLINE_EXCEEDED", "the call's deadline passed", { attempts: g.attempts, id: g.id }));
+  }
+  return toConnectError(g);
 }
 
 /** The GatewayService implementation over the engine. */
@@ -51,7 +57,7 @@ export function gatewayService(gateway: Gateway, auth: Auth, budgets: Budgets): 
       } catch (e) {
         // What a failed request cost (its wasted hops) counts against the key too.
         budgets.spend(principal, wastedUsd(e));
-        throw mapError(e);
+        throw mapError(e, ctx);
       }
     },
     async *streamComplete(req, ctx) {
@@ -72,7 +78,7 @@ export function gatewayService(gateway: Gateway, auth: Auth, budgets: Budgets): 
         }
       } catch (e) {
         budgets.spend(principal, wastedUsd(e));
-        throw mapError(e);
+        throw mapError(e, ctx);
       }
     },
     listModels() {
