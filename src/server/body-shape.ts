@@ -24,9 +24,6 @@ export interface Shape {
   readonly byNumber: ReadonlyMap<number, ShapeNode>;
 }
 
-/** The most nested arrays and objects a JSON body may have. */
-export const MAX_JSON_DEPTH = 100;
-
 /** The limits under `schema`, or undefined when it has none. */
 export function shapeOf(schema: DescMessage, prefix = "", visiting: Set<string> = new Set()): Shape | undefined {
   // Recursive types (google.protobuf.Struct and Value) cannot hold a limit of their own.

@@ -1,10 +1,10 @@
 /**
  * A pass over a JSON body's bytes before JSON.parse: counts the items of
- * the arrays a shape limits and the nesting depth, without building any
- * value. About 50 times cheaper than parsing and decoding, so an oversized
+ * the arrays a shape limits, without building any value (nesting is left
+ * to the decoders, which name the deep field). About 50 times cheaper than parsing and decoding, so an oversized
  * body costs its reading and one scan, never a full decode.
  */
-import { MAX_JSON_DEPTH, tooManyItems, type Shape, type ShapeNode } from "./body-shape.ts";
+import { tooManyItems, type Shape, type ShapeNode } from "./body-shape.ts";
 
 /** A limit the body breaks: the field's path and what is wrong. */
 export interface Breach {
@@ -52,7 +52,6 @@ export function prescanJson(bytes: Uint8Array, shape: Shape | undefined): Breach
       }
       i = end;
     } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
-      if (stack.length >= MAX_JSON_DEPTH) return { field: "body", problem: `nests arrays and objects more than ${MAX_JSON_DEPTH} deep` };
       // The field this value is: the root, an item of a limited list, or an object's field.
       const node = top === undefined || top.array ? undefined : top.next;
       const frame: Frame =
