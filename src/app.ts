@@ -8,13 +8,14 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Config } from "../gen/detour/v1/config_pb.js";
 import { durationOr } from "./config/duration.ts";
-import { createGateway, type Gateway } from "./gateway/gateway.ts";
+import { createGateway, DEFAULT_MAX_DEADLINE_MS, type Gateway } from "./gateway/gateway.ts";
 import { createProviders, type ProviderDeps, type Providers } from "./providers/registry.ts";
 import { connectRoutes, SERVICES } from "./server/connect-routes.ts";
 import { createHealthState, type HealthState } from "./server/health.ts";
 import { httpRoutes } from "./server/http-routes.ts";
 import { dashboardRoutes } from "./server/dashboard.ts";
-import { createListener } from "./server/listener.ts";
+import { createListener, listenerOptions } from "./server/listener.ts";
+import { capDeadlines } from "./server/max-deadline.ts";
 import { authInterceptor } from "./server/auth-interceptor.ts";
 import { binaryProblemInterceptor, guardBinaryBodies } from "./server/binary-guard.ts";
 import { createAuth, swappableAuth, type Auth } from "./server/auth.ts";
@@ -118,7 +119,8 @@ export function buildApp(config: Config, deps: AppDeps = {}): App {
   let draining = false;
   const openai = openaiHandler({ gateway, auth, maxBodyBytes: maxBytes, stats, budgets });
   const listener = createListener(
-    httpRoutes({ connect, openai, health, draining: () => draining, dashboard: dashboardRoutes({ enabled: () => active.server?.dashboard === true }), ...(deps.telemetry ? { metrics: deps.telemetry.metricsHandler } : {}) }),
+    httpRoutes({ connect: capDeadlines(connect, durationOr(server?.maxDeadline ?? "", DEFAULT_MAX_DEADLINE_MS)), openai, health, draining: () => draining, dashboard: dashboardRoutes({ enabled: () => active.server?.dashboard === true }), ...(deps.telemetry ? { metrics: deps.telemetry.metricsHandler } : {}) }),
+    listenerOptions(server),
   );
 
   return {

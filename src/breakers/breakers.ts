@@ -88,9 +88,16 @@ function deferred() {
   return { promise, resolve, reject };
 }
 
+/** Most model breakers kept; beyond it the least recently used is shut down. */
+export const MAX_MODEL_BREAKERS = 1024;
+
 /** Creates the breakers from config (defaults: 10s window, 5 calls, 50%, 30s). */
-export function createBreakers(config: BreakerConfig | undefined): Breakers {
+export function createBreakers(config: BreakerConfig | undefined, maxModelBreakers = MAX_MODEL_BREAKERS): Breakers {
+  // In use order, oldest first. Each breaker holds timers and a rolling
+  // window, and model names may come from callers (allowed_models "*"):
+  // the model breakers are an LRU, so they cannot grow without bound.
   const entries = new Map<string, Entry>();
+  let models = 0;
   const disabled = config?.disabled ?? false;
   const windowMs = durationOr(config?.window ?? "", 10_000);
   const resetMs = durationOr(config?.resetTimeout ?? "", 30_000);
@@ -100,6 +107,10 @@ export function createBreakers(config: BreakerConfig | undefined): Breakers {
   const entry = (provider: string, model: string): Entry => {
     const key = `${provider}/${model}`;
     let e = entries.get(key);
+    if (e && model !== "") {
+      entries.delete(key);
+      entries.set(key, e);
+    }
     if (!e) {
       // opossum mutates its options object: build a fresh one per breaker.
       const breaker = new CircuitBreaker((p: Promise<void>) => p, {
@@ -116,8 +127,20 @@ export function createBreakers(config: BreakerConfig | undefined): Breakers {
       const created: Entry = { ref: { $typeName: "detour.v1.TargetRef", provider, model }, breaker };
       breaker.on("open", () => (created.openedAt = Date.now()));
       entries.set(key, (e = created));
+      if (model !== "" && ++models > maxModelBreakers) evictOldestModel();
     }
     return e;
+  };
+
+  const evictOldestModel = () => {
+    for (const [key, old] of entries) {
+      if (old.ref.model === "") continue;
+      entries.delete(key);
+      models--;
+      // Frees its timers; an attempt still holding its ticket settles a breaker nobody reads.
+      old.breaker.shutdown();
+      return;
+    }
   };
 
   const admits = (b: CircuitBreaker) => b.closed || b.pendingClose || !b.enabled;
@@ -176,7 +199,6 @@ export function createBreakers(config: BreakerConfig | undefined): Breakers {
     events: (key) => entries.get(key)?.breaker,
     close() {
       for (const e of entries.values()) e.breaker.shutdown();
-
     },
   };
 }

@@ -32,3 +32,6 @@ export function formatDuration(ms: number): string {
   if (ms % 1000 === 0) return `${ms / 1000}s`;
   return `${ms}ms`;
 }
+
+/** The longest delay setTimeout honours; a longer one fires at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;

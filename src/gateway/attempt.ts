@@ -13,6 +13,7 @@ import {
   type Decision,
   type Usage,
 } from "../../gen/detour/v1/result_pb.js";
+import { MAX_TIMER_MS } from "../config/duration.ts";
 import { GatewayError, toGatewayError } from "../errors.ts";
 import { durationOf, timestampOf } from "../literals.ts";
 import type { Provider, ProviderEvent } from "../providers/types.ts";
@@ -93,7 +94,8 @@ export async function* runAttempt(run: AttemptRun, ctx: AttemptContext): AsyncGe
     if (end === totalEnd) return new GatewayError("UPSTREAM_TIMEOUT", `no complete answer within total_timeout ${target.totalTimeoutMs}ms`, { hop });
     return new GatewayError("UPSTREAM_TIMEOUT", "no answer in time to leave the next targets their min_slice", { hop });
   };
-  timers.push(setTimeout(() => abort(timeout()), Math.max(0, end - ctx.now())));
+  // A deadline past setTimeout's range would otherwise fire at once.
+  timers.push(setTimeout(() => abort(timeout()), Math.min(MAX_TIMER_MS, Math.max(0, end - ctx.now()))));
   const ttftTimer =
     target.ttftTimeoutMs > 0 && !ctx.hedged
       ? onTime(target.ttftTimeoutMs, () => abort(new GatewayError("TTFT_TIMEOUT", `no first token within ttft_timeout ${target.ttftTimeoutMs}ms`, { hop })))

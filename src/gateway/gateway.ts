@@ -91,11 +91,16 @@ function completionId(): string {
 /** Default deadline for calls when neither caller nor route sets one. */
 export const DEFAULT_DEADLINE_MS = 60_000;
 
+/** The longest deadline a caller may ask for when the config sets none. */
+export const DEFAULT_MAX_DEADLINE_MS = 3_600_000;
+
 /** Builds the engine from a validated config. */
 export function createGateway(config: Config, deps: GatewayDeps): Gateway {
   const now = deps.now ?? Date.now;
   const newId = deps.newId ?? completionId;
   const defaultDeadline = durationOr(config.server?.defaultDeadline ?? "", DEFAULT_DEADLINE_MS);
+  // A caller may ask for less time than the route's deadline, never more than max_deadline.
+  const maxDeadline = durationOr(config.server?.maxDeadline ?? "", DEFAULT_MAX_DEADLINE_MS);
   const planner = createPlanner(config, deps.providers, defaultDeadline);
   const prices = createPriceBook(deps.providers);
   const checkOptions = providerOptionsCheck(config);
@@ -201,7 +206,7 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
         const plan = planner.plan(req.model);
         route = plan.route;
         span.setAttribute("detour.route", route);
-        const deadline = now() + (opts.timeoutMs ?? plan.deadlineMs);
+        const deadline = now() + (opts.timeoutMs === undefined ? plan.deadlineMs : Math.min(opts.timeoutMs, maxDeadline));
         return { id, plan, request: req, requestId: req.requestId || id, signal: opts.signal, deadline, buffered, trace: ctx };
       },
       /** Sees every event; the done event ends the span and tells the observers. */

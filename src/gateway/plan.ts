@@ -10,6 +10,7 @@ import { TargetRefSchema, type TargetRef } from "../../gen/detour/v1/result_pb.j
 import { durationOr } from "../config/duration.ts";
 import { GatewayError, type Action } from "../errors.ts";
 import type { Providers } from "../providers/registry.ts";
+import { createDirectModels } from "./direct-models.ts";
 
 /** One step of a chain, with its limits in milliseconds (0: none). */
 export interface PlannedTarget {
@@ -84,6 +85,7 @@ export interface Planner {
 export function createPlanner(config: Config, providers: Providers, defaultDeadlineMs: number): Planner {
   const routes = new Map<string, Plan>();
   for (const r of config.routes) routes.set(r.name, compileRoute(r, defaultDeadlineMs));
+  const direct = createDirectModels(config, providers);
 
   return {
     routes: () => [...routes.values()],
@@ -93,6 +95,7 @@ export function createPlanner(config: Config, providers: Providers, defaultDeadl
       const slash = model.indexOf("/");
       const provider = slash > 0 ? providers.get(model.slice(0, slash)) : undefined;
       if (provider && slash < model.length - 1) {
+        direct.check(provider.name, model.slice(slash + 1));
         const target = directTarget(provider.name, model.slice(slash + 1));
         return {
           route: "",

@@ -1,11 +1,13 @@
 /**
  * The in-memory idempotency store, for a single replica: records live for
  * a TTL in an LRU bounded in bytes (finished records are evicted oldest
- * first; running ones never are).
+ * first; running ones never are). A record counts what it holds in the
+ * heap (see heap-size.ts), so max_bytes bounds the memory really used.
  */
 import type { StreamCompleteResponse } from "../../gen/detour/v1/gateway_pb.js";
 import type { GatewayError } from "../errors.ts";
-import { approxSize, type Claim, type Entry, type IdempotencyStore } from "./store.ts";
+import { heapSize, MAP_ENTRY, stringSize } from "./heap-size.ts";
+import type { Claim, Entry, IdempotencyStore } from "./store.ts";
 
 interface Rec {
   readonly fp: string;
@@ -22,6 +24,11 @@ export interface MemoryStoreOptions {
   readonly maxBytes: number;
   readonly now?: () => number;
 }
+
+/** A Rec with its empty entries array and wake set, and its map entry. */
+const RECORD = 32 + 16 * 6 + 48 + 96 + MAP_ENTRY;
+/** An entry object and its slot in the entries array (which grows by half). */
+const ENTRY = 32 + 16 * 2 + 12;
 
 /** Creates the memory store. */
 export function createMemoryStore(opts: MemoryStoreOptions): IdempotencyStore {
@@ -77,7 +84,8 @@ export function createMemoryStore(opts: MemoryStoreOptions): IdempotencyStore {
         records.set(key, rec);
         return { kind: "join", entries: follow(rec, signal) };
       }
-      const mine: Rec = { fp, finished: false, entries: [], wake: new Set(), bytes: key.length + fp.length, expiresAt: Infinity };
+      // The record, its entries array, its wake set and its slot in the map.
+      const mine: Rec = { fp, finished: false, entries: [], wake: new Set(), bytes: RECORD + stringSize(key) + stringSize(fp), expiresAt: Infinity };
       records.set(key, mine);
       total += mine.bytes;
       const finish = (e: Entry, size: number) => {
@@ -90,13 +98,13 @@ export function createMemoryStore(opts: MemoryStoreOptions): IdempotencyStore {
         kind: "owner",
         lease: {
           async append(event: StreamCompleteResponse) {
-            push(mine, { kind: "event", event }, approxSize(event));
+            push(mine, { kind: "event", event }, ENTRY + heapSize(event));
           },
           async complete() {
-            finish({ kind: "done" }, 8);
+            finish({ kind: "done" }, ENTRY);
           },
           async fail(error: GatewayError) {
-            finish({ kind: "failed", error }, error.message.length + 64);
+            finish({ kind: "failed", error }, ENTRY + heapSize(error));
           },
           async release(error: GatewayError) {
             push(mine, { kind: "released", error }, 0);

@@ -79,15 +79,6 @@ export function deterministic(e: GatewayError): boolean {
   return ["INVALID_REQUEST", "UNKNOWN_MODEL", "CAPABILITY_MISMATCH", "COST_LIMIT", "UPSTREAM_BAD_REQUEST", "CONTENT_FILTERED", "CONTEXT_LENGTH_EXCEEDED"].includes(e.reason);
 }
 
-/** A cheap estimate of an event's stored size, for the memory bound. */
-export function approxSize(e: StreamCompleteResponse): number {
-  const ev = e.event;
-  if (ev.case === "content") return 32 + ev.value.text.length;
-  if (ev.case === "toolCall") return 48 + ev.value.arguments.length + ev.value.name.length;
-  if (ev.case === "done") return 256 + 128 * ev.value.attempts.length;
-  return 96;
-}
-
 /** Serialises an event for storage. */
 export function encodeEvent(e: StreamCompleteResponse): string {
   return Buffer.from(toBinary(StreamCompleteResponseSchema, e)).toString("base64");

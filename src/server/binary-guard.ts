@@ -7,18 +7,26 @@
  * its problem travels in the context to `binaryProblemInterceptor`, which
  * throws invalid_argument naming it. connect-es then writes the error in the
  * caller's protocol (Connect, gRPC or gRPC-Web) as it writes any other.
+ *
+ * The same read checks the counts of limited repeated fields (messages,
+ * tools, …) in binary and JSON bodies before any decode, so an oversized
+ * list is refused for the cost of one scan (see body-shape.ts).
  */
-import { fromBinary } from "@bufbuild/protobuf";
+import { fromBinary, type DescMessage } from "@bufbuild/protobuf";
 import { createContextKey, createContextValues, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
 import { toConnectError } from "../errors-connect.ts";
 import { invalidRequest } from "../errors.ts";
+import { shapeOf, type Shape } from "./body-shape.ts";
+import { prescanJson, type Breach } from "./json-prescan.ts";
+import { prescanProto } from "./proto-prescan.ts";
 
 /** How a binary body carries its message, and which header names its compression. */
 interface Framing {
   readonly enveloped: boolean;
   readonly encodingHeader: string;
+  readonly json?: boolean;
 }
 
 const FRAMINGS: ReadonlyMap<string, Framing> = new Map([
@@ -28,11 +36,24 @@ const FRAMINGS: ReadonlyMap<string, Framing> = new Map([
   ["application/grpc+proto", { enveloped: true, encodingHeader: "grpc-encoding" }],
   ["application/grpc-web", { enveloped: true, encodingHeader: "grpc-encoding" }],
   ["application/grpc-web+proto", { enveloped: true, encodingHeader: "grpc-encoding" }],
+  ["application/json", { enveloped: false, encodingHeader: "content-encoding", json: true }],
+  ["application/connect+json", { enveloped: true, encodingHeader: "connect-content-encoding", json: true }],
+  ["application/grpc+json", { enveloped: true, encodingHeader: "grpc-encoding", json: true }],
+  ["application/grpc-web+json", { enveloped: true, encodingHeader: "grpc-encoding", json: true }],
 ]);
+
+const shapes = new WeakMap<DescMessage, Shape | undefined>();
+function shapeFor(schema: DescMessage): Shape | undefined {
+  if (!shapes.has(schema)) shapes.set(schema, shapeOf(schema));
+  return shapes.get(schema);
+}
+
+/** The smallest valid message in each framing, parsed in place of a refused body. */
+const EMPTY_JSON = new TextEncoder().encode("{}");
 
 const COMPRESSIONS = new Map([compressionGzip, compressionBrotli].map((c) => [c.name, c]));
 
-const problemKey = createContextKey<string | undefined>(undefined, { description: "why the binary request body is not the method's message" });
+const problemKey = createContextKey<Breach | undefined>(undefined, { description: "why the request body is refused" });
 
 /**
  * Wraps the handlers of methods that take one request message (unary and
@@ -56,7 +77,7 @@ export function guardBinaryBodies(router: ConnectRouter, readMaxBytes: number): 
 /** Throws the problem a guarded handler found, as invalid_argument; runs before the other interceptors. */
 export const binaryProblemInterceptor: Interceptor = (next) => (req) => {
   const problem = req.contextValues.get(problemKey);
-  if (problem !== undefined) throw toConnectError(invalidRequest("request", problem));
+  if (problem !== undefined) throw toConnectError(invalidRequest(problem.field, problem.problem));
   return next(req);
 };
 
@@ -87,14 +108,15 @@ async function guarded(inner: UniversalHandler, req: UniversalServerRequest, rea
   header.delete("content-length");
   const contextValues = req.contextValues ?? createContextValues();
   contextValues.set(problemKey, problem);
-  return inner({ ...req, header, contextValues, body: replay([framing.enveloped ? new Uint8Array(5) : new Uint8Array(0)]) });
+  const empty = framing.json ? EMPTY_JSON : new Uint8Array(0);
+  return inner({ ...req, header, contextValues, body: replay([framing.enveloped ? envelope(empty) : empty]) });
 }
 
 /**
  * Why `bytes` are not the method's input message, or undefined when they are
  * (or when connect-es has its own answer: bad framing, unknown compression).
  */
-async function check(bytes: Uint8Array, framing: Framing, req: UniversalServerRequest, inner: UniversalHandler, readMaxBytes: number): Promise<string | undefined> {
+async function check(bytes: Uint8Array, framing: Framing, req: UniversalServerRequest, inner: UniversalHandler, readMaxBytes: number): Promise<Breach | undefined> {
   let message = bytes;
   let compressed = false;
   if (framing.enveloped) {
@@ -117,13 +139,24 @@ async function check(bytes: Uint8Array, framing: Framing, req: UniversalServerRe
     }
   }
   const schema = inner.method.input;
+  // JSON is left to connect-es to parse once it passes the scan.
+  if (framing.json) return prescanJson(message, shapeFor(schema));
+  const breach = prescanProto(message, shapeFor(schema));
+  if (breach) return breach;
   try {
     fromBinary(schema, message);
     return undefined;
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
-    return `the body is not a ${schema.typeName} in protobuf binary (${why}); send the serialized message, or proto JSON with Content-Type application/json`;
+    return { field: "request", problem: `the body is not a ${schema.typeName} in protobuf binary (${why}); send the serialized message, or proto JSON with Content-Type application/json` };
   }
+}
+
+function envelope(message: Uint8Array): Uint8Array {
+  const out = new Uint8Array(5 + message.byteLength);
+  new DataView(out.buffer).setUint32(1, message.byteLength);
+  out.set(message, 5);
+  return out;
 }
 
 function isAsyncIterable(v: unknown): v is AsyncIterable<Uint8Array> {

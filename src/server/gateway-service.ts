@@ -3,9 +3,9 @@
  * call's deadline and cancel signal, runs the engine, and maps its errors.
  */
 import { context, propagation } from "@opentelemetry/api";
-import { ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { GatewayService } from "../../gen/detour/v1/gateway_pb.js";
-import { invalidRequest, toGatewayError, wastedUsd } from "../errors.ts";
+import { GatewayError, invalidRequest, toGatewayError, wastedUsd } from "../errors.ts";
 import { toConnectError } from "../errors-connect.ts";
 import type { CallOptions, Gateway } from "../gateway/gateway.ts";
 import type { Auth, Principal } from "./auth.ts";
@@ -34,8 +34,14 @@ function hasExtras(req: { providerOptions: Record<string, unknown> }): boolean {
   return Object.keys(req.providerOptions).length > 0;
 }
 
-function mapError(e: unknown): ConnectError {
-  return toConnectError(toGatewayError(e));
+function mapError(e: unknown, ctx?: HandlerContext): ConnectError {
+  const g = toGatewayError(e);
+  // Connect's own deadline timer and the engine's fire together: when
+  // Connect's wins, the engine sees a cancel, but the caller's deadline passed.
+  if (g.reason === "CANCELLED" && ctx && ConnectError.from(ctx.signal.reason).code === Code.DeadlineExceeded) {
+    return toConnectError(new GatewayError("DEADLINE_EXCEEDED", "the call's deadline passed", { attempts: g.attempts, id: g.id }));
+  }
+  return toConnectError(g);
 }
 
 /** The GatewayService implementation over the engine. */
@@ -57,7 +63,7 @@ export function gatewayService(gateway: Gateway, auth: Auth, budgets: Budgets): 
       } catch (e) {
         // What a failed request cost (its wasted hops) counts against the key too.
         hold.settle(wastedUsd(e));
-        throw mapError(e);
+        throw mapError(e, ctx);
       }
     },
     async *streamComplete(req, ctx) {
@@ -80,7 +86,7 @@ export function gatewayService(gateway: Gateway, auth: Auth, budgets: Budgets): 
         }
       } catch (e) {
         hold.settle(wastedUsd(e));
-        throw mapError(e);
+        throw mapError(e, ctx);
       } finally {
         // A caller that went away mid-stream: its reservation is let go.
         hold.settle(0);

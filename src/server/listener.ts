@@ -4,6 +4,11 @@
  * connection's first bytes are sniffed: the HTTP/2 client preface starts with
  * "PRI", which no HTTP/1.1 request does.
  *
+ * Every connection is timed, since a client that trickles bytes must not
+ * hold a socket: its first bytes and its headers within `headerTimeoutMs`,
+ * a whole request within `requestTimeoutMs`, and idle connections close
+ * after `idleTimeoutMs`. Beyond `maxConnections`, new ones close at once.
+ *
  * Drain: stop accepting, send GOAWAY to HTTP/2 sessions and close idle
  * HTTP/1.1 connections, let in-flight calls finish, and destroy whatever is
  * left when the timeout passes.
@@ -11,7 +16,10 @@
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import http2, { type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from "node:http2";
 import net, { type AddressInfo, type Socket } from "node:net";
+import type { ServerConfig } from "../../gen/detour/v1/config_pb.js";
+import { durationOr } from "../config/duration.ts";
 import { settledWithin } from "../settled-within.ts";
+import { timeH2Session } from "./h2-timeouts.ts";
 
 /** A request handler that serves both protocols. */
 export type NodeHandler = (
@@ -31,18 +39,56 @@ export interface Listener {
 
 /** Limits of the listener. */
 export interface ListenerOptions {
-  /** Idle keep-alive time for HTTP/1.1 connections. */
-  keepAliveTimeoutMs?: number;
-  /** Longest time to receive a whole HTTP/1.1 request head and body. */
+  /** Most client connections open at once; more are closed on arrival. */
+  maxConnections?: number;
+  /** Time for a connection's first bytes, and for each request's headers. */
+  headerTimeoutMs?: number;
+  /** Time to receive a whole request, body included (not its answer). */
   requestTimeoutMs?: number;
+  /** Idle time: HTTP/1.1 keep-alive, an HTTP/2 session with no stream. */
+  idleTimeoutMs?: number;
+}
+
+/** The listener's limits when the config leaves them unset. */
+export const LISTENER_DEFAULTS = {
+  maxConnections: 16_384,
+  headerTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
+  idleTimeoutMs: 65_000,
+} as const;
+
+/** The listener's limits from the server config; unset fields take the defaults. */
+export function listenerOptions(server: ServerConfig | undefined): ListenerOptions {
+  const d = LISTENER_DEFAULTS;
+  return {
+    maxConnections: server?.maxConnections || d.maxConnections,
+    headerTimeoutMs: durationOr(server?.headerTimeout ?? "", d.headerTimeoutMs),
+    requestTimeoutMs: durationOr(server?.requestTimeout ?? "", d.requestTimeoutMs),
+    idleTimeoutMs: durationOr(server?.idleTimeout ?? "", d.idleTimeoutMs),
+  };
 }
 
 const PREFACE = Buffer.from("PRI");
-const SNIFF_TIMEOUT_MS = 30_000;
 
 /** Creates the dual-protocol listener around one handler. */
 export function createListener(handler: NodeHandler, opts: ListenerOptions = {}): Listener {
-  const h1 = http.createServer({ keepAliveTimeout: opts.keepAliveTimeoutMs ?? 65_000, requestTimeout: opts.requestTimeoutMs ?? 300_000 }, handler);
+  const limits = { ...LISTENER_DEFAULTS, ...opts };
+  const h1 = http.createServer(
+    {
+      keepAliveTimeout: limits.idleTimeoutMs,
+      headersTimeout: limits.headerTimeoutMs,
+      // Node requires requestTimeout >= headersTimeout (or 0).
+      requestTimeout: Math.max(limits.requestTimeoutMs, limits.headerTimeoutMs),
+      // The sweep that enforces both; its default (30 s) would let a 10 s
+      // header timeout stretch to 40 s.
+      connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(limits.headerTimeoutMs / 4))),
+    },
+    handler,
+  );
+  // Sockets reach h1 by emit("connection"), never through its own listen(),
+  // and Node starts the header/request timeout sweep on "listening": without
+  // this, a half-sent request line would hold its socket forever.
+  h1.emit("listening");
   const h2 = http2.createServer({ settings: { maxConcurrentStreams: 1000 } }, handler);
   const sockets = new Set<Socket>();
   const sessions = new Set<Http2Session>();
@@ -66,6 +112,7 @@ export function createListener(handler: NodeHandler, opts: ListenerOptions = {})
   h2.on("session", (s: Http2Session) => {
     sessions.add(s);
     s.on("close", () => sessions.delete(s));
+    timeH2Session(s, limits);
     if (isDraining) s.close();
   });
 
@@ -73,10 +120,12 @@ export function createListener(handler: NodeHandler, opts: ListenerOptions = {})
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => socket.destroy());
-    // A client that never sends its first bytes must not pin a socket forever.
-    socket.setTimeout(SNIFF_TIMEOUT_MS, () => socket.destroy());
+    // A client that never sends its first bytes must not pin a socket; from
+    // the sniff on, h1's sweep and the h2 session timers take over.
+    const first = setTimeout(() => socket.destroy(), limits.headerTimeoutMs);
+    socket.once("close", () => clearTimeout(first));
     sniff(socket, (isH2) => {
-      socket.setTimeout(0);
+      clearTimeout(first);
       if (!isH2) {
         h1Sockets.add(socket);
         socket.on("close", () => {
@@ -87,6 +136,9 @@ export function createListener(handler: NodeHandler, opts: ListenerOptions = {})
       (isH2 ? h2 : h1).emit("connection", socket);
     });
   });
+
+  // net drops connections beyond the cap as they arrive, before any read.
+  tcp.maxConnections = limits.maxConnections;
 
   return {
     listen(port, host) {
@@ -102,6 +154,8 @@ export function createListener(handler: NodeHandler, opts: ListenerOptions = {})
     async drain(timeoutMs) {
       isDraining = true;
       const closed = new Promise<void>((resolve) => tcp.close(() => resolve()));
+      // Stops h1's timeout sweep; h1 never listened, so its own close errors.
+      h1.close(() => {});
       for (const s of sessions) s.close();
       closeIdle();
       // HTTP/1.1 connections with a call in flight close when it ends: the

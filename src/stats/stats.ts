@@ -6,6 +6,7 @@
  * attempts per target in five-second steps, for charts, and a ring of the
  * last requests with their attempts trails.
  */
+import { createLabelFold, OTHER_LABEL } from "../telemetry/label-fold.ts";
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs, durationMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { GetStatsResponseSchema, type GetStatsResponse, type RecentRequest } from "../../gen/detour/v1/admin_pb.js";
@@ -71,6 +72,9 @@ function percentile(values: number[], p: number): number {
 /** Creates the statistics store for a window (default 15 minutes). */
 export function createStats(windowMs = 15 * 60_000, now: () => number = Date.now): Stats {
   const buckets = new Map<number, Map<string, RouteAgg>>();
+  // Route keys of direct calls and target keys carry caller-chosen names: bounded.
+  const foldKey = createLabelFold();
+  const foldTarget = createLabelFold();
   const series = createSeries(windowMs, SERIES_STEP_MS, now);
   const recent = createRecentRequests(RECENT_CAPACITY);
   const bucketOf = (t: number) => Math.floor(t / BUCKET_MS);
@@ -86,7 +90,9 @@ export function createStats(windowMs = 15 * 60_000, now: () => number = Date.now
     }
     return r;
   };
-  const targetAgg = (r: RouteAgg, ref: TargetRef): TargetAgg => {
+  const targetAgg = (r: RouteAgg, target: TargetRef): TargetAgg => {
+    const folded = foldTarget(targetKey(target.provider, target.model)) === OTHER_LABEL;
+    const ref = folded ? { ...target, model: OTHER_LABEL } : target;
     const key = targetKey(ref.provider, ref.model);
     let t = r.targets.get(key);
     if (!t) {
@@ -103,7 +109,8 @@ export function createStats(windowMs = 15 * 60_000, now: () => number = Date.now
       const k = bucketOf(rec.endedAt);
       let b = buckets.get(k);
       if (!b) buckets.set(k, (b = new Map()));
-      const key = rec.route || rec.model;
+      // A name no route or model answers to is the caller's invention: never its own entry.
+      const key = rec.outcome === "UNKNOWN_MODEL" ? OTHER_LABEL : foldKey(rec.route || rec.model);
       series.add(key, rec);
       recent.add(key, rec);
       const r = routeAgg(b, key);
@@ -133,8 +140,10 @@ export function createStats(windowMs = 15 * 60_000, now: () => number = Date.now
         if (a.reason && a.outcome !== AttemptOutcome.SUCCEEDED) r.failures.set(a.reason, (r.failures.get(a.reason) ?? 0) + 1);
         const next = rec.attempts[i + 1];
         if (a.decision === Decision.FALLBACK && next?.target) {
-          const key = `${a.target.provider}/${a.target.model}>${next.target.provider}/${next.target.model}>${a.reason}`;
-          const f = r.fallbacks.get(key) ?? { from: a.target, to: next.target, reason: a.reason, count: 0 };
+          const from = targetAgg(r, a.target).ref;
+          const to = targetAgg(r, next.target).ref;
+          const key = `${from.provider}/${from.model}>${to.provider}/${to.model}>${a.reason}`;
+          const f = r.fallbacks.get(key) ?? { from, to, reason: a.reason, count: 0 };
           f.count++;
           r.fallbacks.set(key, f);
         }

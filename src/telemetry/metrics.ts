@@ -4,6 +4,7 @@
  * outcome, latency and TTFT per target, fallbacks from → to and why, breaker
  * state per target, tokens and cost per route and provider, replays.
  */
+import { createLabelFold, OTHER_LABEL } from "./label-fold.ts";
 import { durationMs } from "@bufbuild/protobuf/wkt";
 import type { Attributes, Meter, MetricOptions } from "@opentelemetry/api";
 import { BreakerState } from "../../gen/detour/v1/admin_pb.js";
@@ -61,6 +62,9 @@ export function metricsObserver(meter: Meter, histograms: Histograms, breakers: 
     }
   });
 
+  // Model labels: bounded, since a provider's allowed_models may let callers name any model.
+  const foldModel = createLabelFold();
+  const modelLabel = (provider: string, model: string) => (foldModel(join(provider, model)) === OTHER_LABEL ? OTHER_LABEL : model);
   return {
     onRequest(r) {
       const route = r.route || "direct";
@@ -69,7 +73,7 @@ export function metricsObserver(meter: Meter, histograms: Histograms, breakers: 
       duration(routeOutcome, r.latencyMs / 1000, () => ({ route, outcome: r.outcome }));
       r.attempts.forEach((a, i) => {
         const provider = a.target?.provider ?? "";
-        const model = a.target?.model ?? "";
+        const model = modelLabel(provider, a.target?.model ?? "");
         const at = join(provider, model);
         if (a.outcome !== AttemptOutcome.SKIPPED && a.latency) {
           const outcome = OUTCOMES[a.outcome] ?? "";
@@ -79,7 +83,7 @@ export function metricsObserver(meter: Meter, histograms: Histograms, breakers: 
         const next = r.attempts[i + 1];
         if (a.decision === Decision.FALLBACK && next) {
           const from = `${provider}/${model}`;
-          const to = `${next.target?.provider}/${next.target?.model}`;
+          const to = `${next.target?.provider}/${modelLabel(next.target?.provider ?? "", next.target?.model ?? "")}`;
           fallbacks(`${route}\n${from}\n${to}\n${a.reason}`, 1, () => ({ route, from, to, reason: a.reason }));
         }
       });

@@ -112,3 +112,18 @@ describe("stats for the dashboard", () => {
     assert.deepEqual(stats.recent("sim/fast", 5).map((r) => [r.id, r.route, r.model]), [["direct", "", "sim/fast"]], "direct calls are listed under their provider/model");
   });
 });
+
+describe("stats with names callers choose", () => {
+  test("refused names share one entry, and direct calls to any allowed model stay bounded", () => {
+    const now = 1_000_000;
+    const stats = createStats(15 * 60_000, () => now);
+    for (let i = 0; i < 500; i++) stats.onRequest(record(now, [], { route: "", model: `sim/bogus-${i}`, outcome: "UNKNOWN_MODEL" }));
+    assert.deepEqual(stats.get().routes.map((r) => r.route), ["other"]);
+    for (let i = 0; i < 3_000; i++) stats.onRequest(record(now, [hop(`ft-${i}`, AttemptOutcome.SUCCEEDED)], { route: "", model: `sim/ft-${i}` }));
+    const routes = stats.get().routes;
+    assert.ok(routes.length <= 1_025, `${routes.length} entries`);
+    const targets = new Set(routes.flatMap((r) => r.targets.map((t) => `${t.target?.provider}/${t.target?.model}`)));
+    assert.ok(targets.size <= 1_025, `${targets.size} targets`);
+    assert.ok(targets.has("sim/other"), "the rest are folded into sim/other");
+  });
+});

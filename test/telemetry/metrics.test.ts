@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { AggregationTemporality, DataPointType, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader, type MetricData } from "@opentelemetry/sdk-metrics";
+import { create } from "@bufbuild/protobuf";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import { AttemptOutcome, AttemptSchema } from "../../gen/detour/v1/result_pb.js";
 import { createBreakers } from "../../src/breakers/breakers.js";
 import type { RequestRecord } from "../../src/gateway/observer.js";
 import { newUsage } from "../../src/literals.js";
@@ -124,6 +127,20 @@ describe("metrics", () => {
     assert.equal(requests.length, 2_000);
     assert.equal(requests.find((p) => p.attributes["otel.metric.overflow"] === true)?.value, 101);
     assert.equal(requests.find((p) => p.attributes["route"] === "r0")?.value, 2, "an existing series still counts");
+    await m.close();
+  });
+});
+
+describe("metric labels from names callers choose", () => {
+  test("3,000 distinct models add at most 1,024 attempt series; the rest share model=\"other\"", async () => {
+    const m = await collect(AggregationTemporality.CUMULATIVE);
+    for (let i = 0; i < 3_000; i++) {
+      const attempt = create(AttemptSchema, { target: { provider: "p", model: `ft-${i}` }, outcome: AttemptOutcome.SUCCEEDED, latency: durationFromMs(5) });
+      m.observer.onRequest(record("", { attempts: [attempt] }));
+    }
+    const series = points((await m.read()).get("detour.attempt.duration"));
+    assert.ok(series.length <= 1_025, `${series.length} series`);
+    assert.ok(series.some((p) => p.attributes["model"] === "other"));
     await m.close();
   });
 });

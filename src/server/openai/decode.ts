@@ -6,6 +6,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { JsonObject } from "@bufbuild/protobuf";
 import {
+  CompleteRequestSchema,
   ContentPartSchema,
   ImageDetail,
   ReasoningEffort,
@@ -21,6 +22,7 @@ import {
   type Message,
 } from "../../../gen/detour/v1/chat_pb.js";
 import { invalidRequest, shown } from "../../errors.ts";
+import { namedShape, shapeOf, type Shape, type ShapeNode } from "../body-shape.ts";
 import { arr, obj, type Obj } from "../../providers/json.ts";
 
 /** What the handler needs besides the canonical request. */
@@ -50,6 +52,16 @@ const KNOWN = new Set([
   "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "seed", "presence_penalty", "frequency_penalty",
   "user", "metadata", "n", "reasoning_effort", "modalities", ...NEUTRAL, ...Object.keys(UNSUPPORTED),
 ]);
+
+const canonical = shapeOf(CompleteRequestSchema);
+const limit = (path: string, node: ShapeNode | undefined): Record<string, ShapeNode> => (node?.maxItems === undefined ? {} : { [path]: { path, maxItems: node.maxItems } });
+
+/** The canonical request's list limits under the names this API gives them, checked before parsing (json-prescan.ts). */
+export const OPENAI_BODY_SHAPE: Shape = namedShape({
+  ...limit("messages", canonical?.byName.get("messages")),
+  ...limit("tools", canonical?.byName.get("tools")),
+  ...limit("stop", canonical?.byName.get("sampling")?.shape?.byName.get("stop")),
+});
 
 /** Nesting allowed in free-form JSON (tool parameters, schemas): protobuf's JSON codec stops at 100 levels, and a much deeper Struct overflows the stack when converted. */
 const MAX_JSON_DEPTH = 64;

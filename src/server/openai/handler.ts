@@ -13,7 +13,8 @@ import { GatewayError, invalidRequest, toGatewayError, wastedUsd } from "../../e
 import { toOpenAIError } from "../../errors-openai.ts";
 import type { CallOptions, Gateway } from "../../gateway/gateway.ts";
 import type { Auth, Principal } from "../auth.ts";
-import { decodeChat } from "./decode.ts";
+import { decodeChat, OPENAI_BODY_SHAPE } from "./decode.ts";
+import { prescanJson } from "../json-prescan.ts";
 import { readBody } from "../read-body.ts";
 import { toJson } from "@bufbuild/protobuf";
 import { GetStatsResponseSchema } from "../../../gen/detour/v1/admin_pb.js";
@@ -103,6 +104,9 @@ async function readJsonBody(req: Req, res: Res, limit: number): Promise<unknown>
     bytes = Buffer.concat(chunks);
   }
   if (bytes.length === 0) throw invalidRequest("body", "is empty: send the chat request as a JSON object");
+  // A list over its limit is refused before parsing builds it.
+  const breach = prescanJson(bytes, OPENAI_BODY_SHAPE);
+  if (breach) throw invalidRequest(breach.field, breach.problem);
   let text: string;
   try {
     text = utf8.decode(bytes);
