@@ -14,6 +14,14 @@ const validator = createValidator();
 /** Image.url's limit (see chat.proto). */
 const MAX_IMAGE_URL_CHARS = 10_000_000;
 
+/**
+ * What a model name may hold. It goes into upstream URLs, response headers
+ * and logs, so no spaces, control characters (CR/LF) or non-ASCII; the
+ * punctuation is what real model IDs use ("openrouter/meta-llama/x:free",
+ * "claude-3-5-sonnet@20240620").
+ */
+const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._:\/@+~-]*$/;
+
 /** Throws INVALID_REQUEST for the first problem found. */
 export function validateRequest(req: CompleteRequest): void {
   const result = validator.validate(CompleteRequestSchema, req);
@@ -21,6 +29,9 @@ export function validateRequest(req: CompleteRequest): void {
   if (result.kind === "invalid") {
     const v = result.error.violations[0];
     if (v) throw invalidRequest(pathToString(v.field) || "request", v.message);
+  }
+  if (!MODEL_NAME.test(req.model)) {
+    throw invalidRequest("model", `${shown(req.model)} is not a model name: use letters, digits and . _ : / @ + ~ - (a route name, or "provider/model")`);
   }
   const toolNames = new Set<string>();
   req.tools.forEach((t, i) => {

@@ -20,6 +20,7 @@ import type { Stats } from "../../stats/stats.ts";
 import type { Budgets } from "../budgets.ts";
 import { completionJson, createChunker } from "./encode.ts";
 import type { TargetRef } from "../../../gen/detour/v1/result_pb.js";
+import { headerValue } from "../header-value.ts";
 
 type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
@@ -38,9 +39,21 @@ function header(req: Req, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** Writes the status and headers at once (HTTP/1 and the HTTP/2 compat response alike). */
+/** The headers kept when the full set cannot be written: the answer matters more than its annotations. */
+const ESSENTIAL = new Set(["content-type", "content-length", "cache-control", "allow", "retry-after"]);
+
+/**
+ * Writes the status and headers at once (HTTP/1 and the HTTP/2 compat
+ * response alike). A value Node refuses never turns an answer the caller
+ * has paid for into a 500: it is written without the annotations instead.
+ */
 function head(res: Res, status: number, headers: Record<string, string | number>): void {
-  (res as ServerResponse).writeHead(status, headers);
+  try {
+    (res as ServerResponse).writeHead(status, headers);
+  } catch (e) {
+    if (res.headersSent) throw e;
+    (res as ServerResponse).writeHead(status, Object.fromEntries(Object.entries(headers).filter(([k]) => ESSENTIAL.has(k))));
+  }
 }
 
 function sendJson(res: Res, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -54,7 +67,7 @@ function sendJson(res: Res, status: number, body: unknown, headers: Record<strin
 function sendError(res: Res, e: unknown): void {
   const err = toGatewayError(e);
   const answer = toOpenAIError(err);
-  const headers = { ...answer.headers, ...(err.id ? { "x-request-id": err.id } : {}), ...(err.attempts.length ? { "x-detour-attempts": String(err.attempts.length) } : {}) };
+  const headers = { ...answer.headers, ...(err.id ? { "x-request-id": headerValue(err.id) } : {}), ...(err.attempts.length ? { "x-detour-attempts": String(err.attempts.length) } : {}) };
   sendJson(res, answer.status, answer.body, headers);
 }
 
@@ -175,16 +188,16 @@ async function chat(deps: OpenAIDeps, req: Req, res: Res): Promise<void> {
   };
   if (!stream) {
     const out = await deps.gateway.complete(request, { signal: ctl.signal, trace }).catch(charged);
+    // Recorded before the answer is written: nothing in the writing can lose it.
+    deps.budgets.spend(principal, out.cost?.totalUsd ?? 0);
     sendJson(res, 200, completionJson(out, request.model), {
-      "x-request-id": out.id,
-      "x-detour-provider": out.servedBy?.provider ?? "",
-      "x-detour-model": out.servedBy?.model ?? "",
+      "x-request-id": headerValue(out.id),
+      "x-detour-provider": headerValue(out.servedBy?.provider ?? ""),
+      "x-detour-model": headerValue(out.servedBy?.model ?? ""),
       "x-detour-attempts": String(out.attempts.length),
       "x-detour-cost-usd": String(out.cost?.totalUsd ?? 0),
       ...(out.replayed ? { "x-detour-replayed": "true" } : {}),
     });
-    // Recorded after the answer is written: the budget's store is never in its way.
-    deps.budgets.spend(principal, out.cost?.totalUsd ?? 0);
     return;
   }
   const spent = await streamChat(deps.gateway, request, includeUsage, ctl, res, trace).catch(charged);
@@ -225,9 +238,9 @@ async function streamChat(gateway: Gateway, request: Parameters<Gateway["stream"
       head(res, 200, {
         "content-type": "text/event-stream; charset=utf-8",
         "cache-control": "no-cache",
-        "x-request-id": id,
-        "x-detour-provider": target?.provider ?? "",
-        "x-detour-model": target?.model ?? "",
+        "x-request-id": headerValue(id),
+        "x-detour-provider": headerValue(target?.provider ?? ""),
+        "x-detour-model": headerValue(target?.model ?? ""),
         ...(replayed ? { "x-detour-replayed": "true" } : {}),
       });
       // The role chunk names the model that answers, after any early hop.
