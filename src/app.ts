@@ -147,7 +147,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): App {
       void oldBudgets.close();
       if (!sameBreakers) oldBreakers.close();
       active = next;
-      logger.info({ routes: generation.gateway.routes().map((r) => r.route), providers: [...prov.keys()] }, "config reloaded");
+      logger.debug({ routes: generation.gateway.routes().map((r) => r.route), providers: [...prov.keys()] }, "config swapped");
     },
     async shutdown() {
       if (draining) return;
