@@ -46,7 +46,7 @@ export function parseConfig(text: string, source: string, opts: ParseOptions = {
   // An empty file is a save caught half-way or a mistake, never a config: read
   // as one, it drops every key and route and opens the gateway.
   if (data === null || data === undefined) {
-    throw new ConfigError(source, ["the file is empty (or only comments): write the config into it, or start without --config for the built-in simulated one"]);
+    throw new ConfigError(source, ["(top level): the file is empty (or only comments): write the config into it, or start without --config for the built-in simulated one"]);
   }
   const { json, problems } = normalizeForMessage(ConfigSchema, data);
   if (problems.length > 0) throw new ConfigError(source, problems);
