@@ -15,6 +15,8 @@ import { createHealthState, type HealthState } from "./server/health.ts";
 import { httpRoutes } from "./server/http-routes.ts";
 import { dashboardRoutes } from "./server/dashboard.ts";
 import { createListener } from "./server/listener.ts";
+import { bindHost } from "./server/bind-host.ts";
+import { browserGuard } from "./server/browser-guard.ts";
 import { authInterceptor } from "./server/auth-interceptor.ts";
 import { binaryProblemInterceptor, guardBinaryBodies } from "./server/binary-guard.ts";
 import { createAuth, swappableAuth, type Auth } from "./server/auth.ts";
@@ -61,7 +63,7 @@ export interface AppDeps {
   readonly tracer?: Tracer;
 }
 
-/** Defaults for server settings left unset. */
+/** Defaults for server settings left unset (an open gateway's host is loopback: server/bind-host.ts). */
 export const SERVER_DEFAULTS = {
   host: "0.0.0.0",
   port: 8080,
@@ -121,8 +123,14 @@ export function buildApp(config: Config, deps: AppDeps = {}): App {
   });
   let draining = false;
   const openai = openaiHandler({ gateway, auth, maxBodyBytes: maxBytes, stats, budgets });
+  let boundPort: number | undefined;
+  const guard = browserGuard({
+    allowedOrigins: () => active.server?.cors?.allowedOrigins ?? [],
+    loopbackOnly: () => !auth.enabled && active.server?.openPublic !== true,
+    port: () => boundPort,
+  });
   const listener = createListener(
-    httpRoutes({ connect, openai, health, draining: () => draining, dashboard: dashboardRoutes({ enabled: () => active.server?.dashboard === true }), ...(deps.telemetry ? { metrics: deps.telemetry.metricsHandler } : {}) }),
+    httpRoutes({ connect, openai, health, guard, draining: () => draining, dashboard: dashboardRoutes({ enabled: () => active.server?.dashboard === true }), ...(deps.telemetry ? { metrics: deps.telemetry.metricsHandler } : {}) }),
   );
 
   return {
@@ -130,8 +138,14 @@ export function buildApp(config: Config, deps: AppDeps = {}): App {
     health,
     logger,
     auth,
-    listen(port, host) {
-      return listener.listen(port ?? (server?.port || SERVER_DEFAULTS.port), host ?? (server?.host || SERVER_DEFAULTS.host));
+    async listen(port, host) {
+      const bind = bindHost({ requested: host ?? server?.host, open: !auth.enabled, openPublic: server?.openPublic === true, keyedDefault: SERVER_DEFAULTS.host });
+      if (bind.overridden) {
+        logger.warn(`NO GATEWAY KEYS: listening on ${bind.host} (loopback only), not on the requested ${bind.overridden}. Add keys, or set server.open_public: true to serve ${bind.overridden} without keys.`);
+      }
+      const addr = await listener.listen(port ?? (server?.port || SERVER_DEFAULTS.port), bind.host);
+      boundPort = addr.port;
+      return addr;
     },
     reload(next) {
       // Everything is built before anything is replaced: a failure leaves the old config serving.

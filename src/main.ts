@@ -18,7 +18,8 @@ const USAGE = `Usage: detour [--config FILE] [--port N] [--host ADDR] [--dashboa
 
   --config FILE   YAML config (env DETOUR_CONFIG); default: the built-in simulated config
   --port N        listen port (env PORT); default: the config's, else 8080
-  --host ADDR     listen address (env HOST); default: the config's, else 0.0.0.0
+  --host ADDR     listen address (env HOST); default: the config's, else 0.0.0.0;
+                  without gateway keys, loopback only unless server.open_public
   --dashboard     serve the dashboard at /dashboard (as server.dashboard: true does)
   --help          show this help`;
 

@@ -19,6 +19,8 @@ export interface HttpRoutesDeps {
   /** The dashboard's page and files; returns false for paths it does not serve. */
   readonly dashboard?: (req: Parameters<NodeHandler>[0], res: Parameters<NodeHandler>[1], path: string) => boolean;
   readonly draining: () => boolean;
+  /** Refuses what browsers of other origins, or rebound names, may not do (browser-guard.ts); true when it answered. */
+  readonly guard?: (req: Parameters<NodeHandler>[0], res: Parameters<NodeHandler>[1], path: string) => boolean;
 }
 
 function json(res: ServerResponse | Http2ServerResponse, status: number, body: unknown): void {
@@ -35,6 +37,7 @@ export function httpRoutes(deps: HttpRoutesDeps): NodeHandler {
     // During drain, HTTP/1.1 connections close after their current call.
     if (deps.draining() && req.httpVersionMajor === 1) res.setHeader("connection", "close");
     const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
+    if (deps.guard?.(req, res, path)) return;
     if (req.method === "GET" || req.method === "HEAD") {
       if (path === "/healthz") return json(res, 200, { status: "ok" });
       if (path === "/metrics" && deps.metrics && req.httpVersionMajor === 1) return deps.metrics(req as IncomingMessage, res as ServerResponse);

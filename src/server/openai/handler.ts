@@ -21,6 +21,7 @@ import type { Budgets } from "../budgets.ts";
 import { completionJson, createChunker } from "./encode.ts";
 import type { TargetRef } from "../../../gen/detour/v1/result_pb.js";
 import { headerValue } from "../header-value.ts";
+import { requireJsonBody } from "../content-type.ts";
 
 type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
@@ -164,6 +165,7 @@ async function guard(res: Res, work: () => Promise<void>): Promise<void> {
 
 async function chat(deps: OpenAIDeps, req: Req, res: Res): Promise<void> {
   const principal = deps.auth.authenticate(header(req, "authorization"));
+  requireJsonBody(header(req, "content-type"));
   const body = await readJsonBody(req, res, deps.maxBodyBytes);
   const { request, stream, includeUsage } = decodeChat(body, header(req, "x-detour-route"));
   deps.auth.authorize(principal, request.model);
