@@ -17,6 +17,8 @@ import { dashboardRoutes } from "./server/dashboard.ts";
 import { createListener } from "./server/listener.ts";
 import { bindHost } from "./server/bind-host.ts";
 import { browserGuard } from "./server/browser-guard.ts";
+import { watchAuthFailures } from "./server/auth-failures.ts";
+import { metricsRoute } from "./server/metrics-route.ts";
 import { authInterceptor } from "./server/auth-interceptor.ts";
 import { binaryProblemInterceptor, guardBinaryBodies } from "./server/binary-guard.ts";
 import { createAuth, swappableAuth, type Auth } from "./server/auth.ts";
@@ -101,7 +103,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): App {
   const shutdown = new AbortController();
   const server = config.server;
   const maxBytes = server?.maxRequestBytes || SERVER_DEFAULTS.maxRequestBytes;
-  const auth = swappableAuth(createAuth(config.keys));
+  const auth = watchAuthFailures(swappableAuth(createAuth(config.keys)), { logger, ...(deps.telemetry ? { meter: deps.telemetry.meter } : {}) });
   let budgetsNow = createBudgets(config.keys, config.idempotency?.redisUrl ?? "", logger);
   // Reload swaps the limits; counts restart with them.
   const budgets: Budgets = {
@@ -130,7 +132,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): App {
     port: () => boundPort,
   });
   const listener = createListener(
-    httpRoutes({ connect, openai, health, guard, draining: () => draining, dashboard: dashboardRoutes({ enabled: () => active.server?.dashboard === true }), ...(deps.telemetry ? { metrics: deps.telemetry.metricsHandler } : {}) }),
+    httpRoutes({ connect, openai, health, guard, draining: () => draining, dashboard: dashboardRoutes({ enabled: () => active.server?.dashboard === true }), ...(deps.telemetry ? { metrics: metricsRoute({ handler: deps.telemetry.metricsHandler, auth, requireAdmin: () => active.telemetry?.metricsRequireAdmin === true }) } : {}) }),
   );
 
   return {
