@@ -16,6 +16,10 @@ import { httpRoutes } from "./server/http-routes.ts";
 import { dashboardRoutes } from "./server/dashboard.ts";
 import { createListener, listenerOptions } from "./server/listener.ts";
 import { capDeadlines } from "./server/max-deadline.ts";
+import { bindHost } from "./server/bind-host.ts";
+import { browserGuard } from "./server/browser-guard.ts";
+import { watchAuthFailures } from "./server/auth-failures.ts";
+import { metricsRoute } from "./server/metrics-route.ts";
 import { authInterceptor } from "./server/auth-interceptor.ts";
 import { binaryProblemInterceptor, guardBinaryBodies } from "./server/binary-guard.ts";
 import { createAuth, swappableAuth, type Auth } from "./server/auth.ts";
@@ -62,7 +66,7 @@ export interface AppDeps {
   readonly tracer?: Tracer;
 }
 
-/** Defaults for server settings left unset. */
+/** Defaults for server settings left unset (an open gateway's host is loopback: server/bind-host.ts). */
 export const SERVER_DEFAULTS = {
   host: "0.0.0.0",
   port: 8080,
@@ -100,7 +104,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): App {
   const shutdown = new AbortController();
   const server = config.server;
   const maxBytes = server?.maxRequestBytes || SERVER_DEFAULTS.maxRequestBytes;
-  const auth = swappableAuth(createAuth(config.keys, config.routes));
+  const auth = watchAuthFailures(swappableAuth(createAuth(config.keys, config.routes)), { logger, ...(deps.telemetry ? { meter: deps.telemetry.meter } : {}) });
   // One set of counters for the process: a reload swaps the limits, never
   // what was spent (a new idempotency.redis_url takes a restart).
   const budgets: Budgets = createBudgets(config.keys, config.idempotency?.redisUrl ?? "", logger);
@@ -118,8 +122,22 @@ export function buildApp(config: Config, deps: AppDeps = {}): App {
   });
   let draining = false;
   const openai = openaiHandler({ gateway, auth, maxBodyBytes: maxBytes, stats, budgets });
+  let boundPort: number | undefined;
+  const guard = browserGuard({
+    allowedOrigins: () => active.server?.cors?.allowedOrigins ?? [],
+    loopbackOnly: () => !auth.enabled && active.server?.openPublic !== true,
+    port: () => boundPort,
+  });
   const listener = createListener(
-    httpRoutes({ connect: capDeadlines(connect, durationOr(server?.maxDeadline ?? "", DEFAULT_MAX_DEADLINE_MS)), openai, health, draining: () => draining, dashboard: dashboardRoutes({ enabled: () => active.server?.dashboard === true }), ...(deps.telemetry ? { metrics: deps.telemetry.metricsHandler } : {}) }),
+    httpRoutes({
+      connect: capDeadlines(connect, durationOr(server?.maxDeadline ?? "", DEFAULT_MAX_DEADLINE_MS)),
+      openai,
+      health,
+      guard,
+      draining: () => draining,
+      dashboard: dashboardRoutes({ enabled: () => active.server?.dashboard === true }),
+      ...(deps.telemetry ? { metrics: metricsRoute({ handler: deps.telemetry.metricsHandler, auth, requireAdmin: () => active.telemetry?.metricsRequireAdmin === true }) } : {}),
+    }),
     listenerOptions(server),
   );
 
@@ -128,8 +146,14 @@ export function buildApp(config: Config, deps: AppDeps = {}): App {
     health,
     logger,
     auth,
-    listen(port, host) {
-      return listener.listen(port ?? (server?.port || SERVER_DEFAULTS.port), host ?? (server?.host || SERVER_DEFAULTS.host));
+    async listen(port, host) {
+      const bind = bindHost({ requested: host ?? server?.host, open: !auth.enabled, openPublic: server?.openPublic === true, keyedDefault: SERVER_DEFAULTS.host });
+      if (bind.overridden) {
+        logger.warn(`NO GATEWAY KEYS: listening on ${bind.host} (loopback only), not on the requested ${bind.overridden}. Add keys, or set server.open_public: true to serve ${bind.overridden} without keys.`);
+      }
+      const addr = await listener.listen(port ?? (server?.port || SERVER_DEFAULTS.port), bind.host);
+      boundPort = addr.port;
+      return addr;
     },
     reload(next) {
       // Everything is built before anything is replaced: a failure leaves the old config serving.
@@ -143,7 +167,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): App {
       budgets.update(next.keys);
       if (!sameBreakers) oldBreakers.close();
       active = next;
-      logger.info({ routes: generation.gateway.routes().map((r) => r.route), providers: [...prov.keys()] }, "config reloaded");
+      logger.debug({ routes: generation.gateway.routes().map((r) => r.route), providers: [...prov.keys()] }, "config swapped");
     },
     async shutdown() {
       if (draining) return;

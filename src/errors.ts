@@ -44,6 +44,12 @@ export const REASONS = {
   COST_LIMIT: spec(Code.FailedPrecondition, 400, "invalid_request_error", "fail"),
   CONTEXT_LENGTH_EXCEEDED: spec(Code.InvalidArgument, 400, "invalid_request_error", "fallback"),
   CONTENT_FILTERED: spec(Code.InvalidArgument, 400, "invalid_request_error", "fail"),
+  // A POST body not declared as JSON: what a browser sends cross-site without asking first.
+  UNSUPPORTED_MEDIA_TYPE: spec(Code.InvalidArgument, 415, "invalid_request_error", "fail"),
+  // A browser page of another origin, not in server.cors.allowed_origins.
+  ORIGIN_NOT_ALLOWED: spec(Code.PermissionDenied, 403, "permission_error", "fail"),
+  // An open gateway asked under a name that is not its own (DNS rebinding).
+  MISDIRECTED_REQUEST: spec(Code.PermissionDenied, 421, "permission_error", "fail"),
   UNAUTHENTICATED: spec(Code.Unauthenticated, 401, "authentication_error", "fail"),
   PERMISSION_DENIED: spec(Code.PermissionDenied, 403, "permission_error", "fail"),
   IDEMPOTENCY_MISMATCH: spec(Code.InvalidArgument, 422, "invalid_request_error", "fail"),

@@ -6,7 +6,8 @@ import { create } from "@bufbuild/protobuf";
 import { ServerConfigSchema, type Config } from "../gen/detour/v1/config_pb.js";
 import { buildApp, SERVER_DEFAULTS } from "./app.ts";
 import { watch } from "node:fs";
-import { ConfigError, loadConfigFile } from "./config/load.ts";
+import { ConfigError, parseConfig } from "./config/load.ts";
+import { createReloader } from "./config/reload-guard.ts";
 import { resolveConfig } from "./config/source.ts";
 import { startTelemetry } from "./telemetry/sdk.ts";
 import { settledWithin } from "./settled-within.ts";
@@ -17,7 +18,8 @@ const USAGE = `Usage: detour [--config FILE] [--port N] [--host ADDR] [--dashboa
 
   --config FILE   YAML config (env DETOUR_CONFIG); default: the built-in simulated config
   --port N        listen port (env PORT); default: the config's, else 8080
-  --host ADDR     listen address (env HOST); default: the config's, else 0.0.0.0
+  --host ADDR     listen address (env HOST); default: the config's, else 0.0.0.0;
+                  without gateway keys, loopback only unless server.open_public
   --dashboard     serve the dashboard at /dashboard (as server.dashboard: true does)
   --help          show this help`;
 
@@ -115,15 +117,11 @@ async function main(): Promise<void> {
     `Detour listening on http://${addr.address}:${addr.port}`,
   );
   if (loaded.config.server?.dashboard) app.logger.info(`Dashboard: http://${addr.address}:${addr.port}/dashboard`);
-  // Hot reload: SIGHUP, or the file changing (debounced). A bad file is refused
-  // with a logged error and the old config keeps serving.
-  const reload = async (why: string) => {
-    try {
-      app.reload(withFlags(await loadConfigFile(loaded.path)));
-    } catch (e) {
-      app.logger.error({ why, error: e instanceof Error ? e.message : String(e) }, "config reload refused; the old config stays");
-    }
-  };
+  // Hot reload: SIGHUP, or the file changing (debounced). A bad, empty,
+  // still-changing or newly open file is refused with a logged error and the
+  // old config keeps serving (config/reload-guard.ts).
+  const reloader = createReloader(loaded.config, { path: loaded.path, parse: (text, path) => withFlags(parseConfig(text, path)), apply: (next) => app.reload(next), logger: app.logger });
+  const reload = (why: string) => reloader.reload(why);
   process.on("SIGHUP", () => void reload("SIGHUP"));
   if (!loaded.builtin) {
     let timer: NodeJS.Timeout | undefined;

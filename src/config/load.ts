@@ -44,7 +44,12 @@ export function parseConfig(text: string, source: string, opts: ParseOptions = {
     // The yaml package refuses aliases that expand too far ("billion laughs").
     throw new ConfigError(source, [yamlProblem(e instanceof Error ? e.message : String(e), undefined)]);
   }
-  const { json, problems } = normalizeForMessage(ConfigSchema, data ?? {});
+  // An empty file is a save caught half-way or a mistake, never a config: read
+  // as one, it drops every key and route and opens the gateway.
+  if (data === null || data === undefined) {
+    throw new ConfigError(source, ["(top level): the file is empty (or only comments): write the config into it, or start without --config for the built-in simulated one"]);
+  }
+  const { json, problems } = normalizeForMessage(ConfigSchema, data);
   if (problems.length > 0) throw new ConfigError(source, problems);
   let config: Config;
   try {
@@ -86,14 +91,17 @@ function withheldInDecodeError(message: string): string {
   return isSecretPath(field) ? message.replace(/from JSON: .*/s, "from JSON: the value is withheld (the field may hold a secret)") : message;
 }
 
-/** Reads, parses and validates a config file. */
-export async function loadConfigFile(path: string, opts: ParseOptions = {}): Promise<Config> {
-  let text: string;
+/** Reads a config file's text; throws a ConfigError that says what to check. */
+export async function readConfigText(path: string): Promise<string> {
   try {
-    text = await readFile(path, "utf8");
+    return await readFile(path, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? "error";
     throw new ConfigError(path, [`cannot read the file (${code}): check the path given to --config or DETOUR_CONFIG`]);
   }
-  return parseConfig(text, path, opts);
+}
+
+/** Reads, parses and validates a config file. */
+export async function loadConfigFile(path: string, opts: ParseOptions = {}): Promise<Config> {
+  return parseConfig(await readConfigText(path), path, opts);
 }

@@ -16,6 +16,13 @@ const MAX_IMAGE_URL_CHARS = 10_000_000;
 
 /** C0 and C1 control characters and DEL. */
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+/**
+ * What a model name may hold. It goes into upstream URLs, response headers
+ * and logs, so no spaces, control characters (CR/LF) or non-ASCII; the
+ * punctuation is what real model IDs use ("openrouter/meta-llama/x:free",
+ * "claude-3-5-sonnet@20240620").
+ */
+const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._:\/@+~-]*$/;
 
 /** Throws INVALID_REQUEST for the first problem found. */
 export function validateRequest(req: CompleteRequest): void {
@@ -24,6 +31,9 @@ export function validateRequest(req: CompleteRequest): void {
   if (result.kind === "invalid") {
     const v = result.error.violations[0];
     if (v) throw invalidRequest(pathToString(v.field) || "request", v.message);
+  }
+  if (!MODEL_NAME.test(req.model)) {
+    throw invalidRequest("model", `${shown(req.model)} is not a model name: use letters, digits and . _ : / @ + ~ - (a route name, or "provider/model")`);
   }
   // The ID travels in headers (upstream, x-request-id) and logs: a line break
   // or other control character there splits them. Unicode is fine: it is

@@ -16,6 +16,7 @@ import { isJsonResponse, postOrThrow, readJson, sseEvents } from "./upstream-cal
 import { createSecretSet, headerSecrets } from "../upstream-text.ts";
 import { newTargetRef } from "../literals.ts";
 import { VENDOR_BASES } from "./vendor-bases.ts";
+import { geminiModelPath } from "./model-path.ts";
 
 /** The public Gemini API. */
 const GEMINI_BASE_URL = VENDOR_BASES.gemini;
@@ -36,12 +37,11 @@ export function createGeminiProvider(pc: ProviderConfig, cfg: GeminiProvider, de
 
   async function* stream(call: ProviderCall): AsyncGenerator<readonly ProviderEvent[]> {
     const hop = newTargetRef(name, call.model);
-    const model = call.model.startsWith("models/") ? call.model : `models/${call.model}`;
     const res = await postOrThrow({
       http,
       provider: name,
       hop,
-      url: `${base}/${encodeURI(model)}:streamGenerateContent?alt=sse`,
+      url: `${base}/${geminiModelPath(call.model, hop)}:streamGenerateContent?alt=sse`,
       headers,
       body: geminiBody(call.request, call.model, obj(call.request.providerOptions[name])),
       signal: call.signal,

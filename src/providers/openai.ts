@@ -17,6 +17,8 @@ import { isJsonResponse, postOrThrow, readJson, sseEvents } from "./upstream-cal
 import { createSecretSet, headerSecrets, type SecretSet } from "../upstream-text.ts";
 import { newTargetRef } from "../literals.ts";
 import { VENDOR_BASES } from "./vendor-bases.ts";
+import { azureDeploymentSegment } from "./model-path.ts";
+import type { TargetRef } from "../../gen/detour/v1/result_pb.js";
 
 /** The public OpenAI API. */
 const OPENAI_BASE_URL = VENDOR_BASES.openai;
@@ -68,17 +70,17 @@ export function createOpenAIProvider(pc: ProviderConfig, cfg: OpenAiProvider, de
   secrets.add([key, ...headerSecrets(headers)]);
   const scrub = secrets.scrub;
 
-  const target = (model: string) => {
+  const target = (model: string, hop: TargetRef) => {
     if (!azure) return { url: `${base}/chat/completions`, model };
     const deployment = azure.deployments[model] ?? model;
-    const url = `${base}/openai/deployments/${encodeURIComponent(deployment)}/chat/completions?api-version=${encodeURIComponent(azure.apiVersion)}`;
+    const url = `${base}/openai/deployments/${azureDeploymentSegment(deployment, hop)}/chat/completions?api-version=${encodeURIComponent(azure.apiVersion)}`;
     return { url, model };
   };
 
   async function* stream(call: ProviderCall): AsyncGenerator<readonly ProviderEvent[]> {
     const hop = newTargetRef(name, call.model);
     const streaming = call.stream !== false && (catalog.describe(call.model)?.capabilities.streaming ?? true);
-    const { url, model } = target(call.model);
+    const { url, model } = target(call.model, hop);
     const extra = obj(call.request.providerOptions[name]);
     const res = await postOrThrow({
       http,

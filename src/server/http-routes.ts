@@ -4,7 +4,7 @@
  * unknown paths with 404).
  */
 import type { Http2ServerResponse } from "node:http2";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ServerResponse } from "node:http";
 import type { NodeHandler } from "./listener.ts";
 import type { HealthState } from "./health.ts";
 
@@ -14,11 +14,13 @@ export interface HttpRoutesDeps {
   /** The OpenAI-compatible API; returns false for paths it does not serve. */
   readonly openai: (req: Parameters<NodeHandler>[0], res: Parameters<NodeHandler>[1], path: string) => boolean;
   readonly health: HealthState;
-  /** Serves Prometheus metrics at /metrics, when telemetry is on. */
-  readonly metrics?: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Serves Prometheus metrics at /metrics, when telemetry is on (metrics-route.ts). */
+  readonly metrics?: NodeHandler;
   /** The dashboard's page and files; returns false for paths it does not serve. */
   readonly dashboard?: (req: Parameters<NodeHandler>[0], res: Parameters<NodeHandler>[1], path: string) => boolean;
   readonly draining: () => boolean;
+  /** Refuses what browsers of other origins, or rebound names, may not do (browser-guard.ts); true when it answered. */
+  readonly guard?: (req: Parameters<NodeHandler>[0], res: Parameters<NodeHandler>[1], path: string) => boolean;
 }
 
 function json(res: ServerResponse | Http2ServerResponse, status: number, body: unknown): void {
@@ -35,9 +37,10 @@ export function httpRoutes(deps: HttpRoutesDeps): NodeHandler {
     // During drain, HTTP/1.1 connections close after their current call.
     if (deps.draining() && req.httpVersionMajor === 1) res.setHeader("connection", "close");
     const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
+    if (deps.guard?.(req, res, path)) return;
     if (req.method === "GET" || req.method === "HEAD") {
       if (path === "/healthz") return json(res, 200, { status: "ok" });
-      if (path === "/metrics" && deps.metrics && req.httpVersionMajor === 1) return deps.metrics(req as IncomingMessage, res as ServerResponse);
+      if (path === "/metrics" && deps.metrics) return deps.metrics(req, res);
       if (path === "/readyz") {
         const ready = deps.health.serving() && !deps.draining();
         return json(res, ready ? 200 : 503, { status: ready ? "ready" : "draining" });

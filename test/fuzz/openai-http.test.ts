@@ -123,14 +123,14 @@ describe("OpenAI HTTP API with hostile bodies", () => {
   test("a declared-length body that arrives in pieces, a character split between them, is read whole", { timeout: 20_000 }, async () => {
     const body = Buffer.from(JSON.stringify({ model: "sim/fast", messages: [{ role: "user", content: "café, s'il vous plaît" }] }));
     const cut = body.indexOf(Buffer.from("é")) + 1;
-    const head = `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n`;
+    const head = `POST /v1/chat/completions HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n`;
     const answer = await raw(head, [body.subarray(0, cut), body.subarray(cut)], 20);
     assert.match(answer, /^HTTP\/1\.1 200 /);
     assert.match(answer, /"object":"chat\.completion"/);
   });
 
   test("a client that declares a length and leaves mid-body is forgotten: no answer owed, the server keeps serving", { timeout: 20_000 }, async () => {
-    const head = "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n";
+    const head = "POST /v1/chat/completions HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n";
     await Promise.all(Array.from({ length: 20 }, () => raw(head, [Buffer.from('{"model":"sim/fast","mess')], 10, true)));
     await stillServing();
   });
@@ -177,15 +177,15 @@ describe("OpenAI HTTP API with hostile bodies", () => {
     assert.equal((await post(chat, { "content-type": "application/json", "content-encoding": "identity" })).status, 200);
   });
 
-  test("the body is read as JSON whatever the content-type says; a form body is a 400", async () => {
+  test("a body not declared as JSON is a 415 naming the header and the fix (what a cross-site page sends without a preflight)", async () => {
     const chat = JSON.stringify({ model: "sim/fast", messages: [{ role: "user", content: "hi" }] });
-    // curl -d sends application/x-www-form-urlencoded unless told otherwise.
-    for (const type of ["text/plain", "application/x-www-form-urlencoded", "application/octet-stream", "image/png"]) {
-      assert.equal((await post(chat, { "content-type": type })).status, 200, type);
+    for (const type of ["text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/octet-stream", "image/png"]) {
+      const e = assertError(await post(chat, { "content-type": type }), 415);
+      assert.equal(e.param, "content-type");
+      assert.match(e.message, /send the header "Content-Type: application\/json"/);
     }
-    assert.equal((await post(chat, {})).status, 200, "no content-type");
-    const form = await post("model=sim%2Ffast&messages=hi", { "content-type": "application/x-www-form-urlencoded" });
-    assert.equal(assertError(form, 400).message, "body: is not valid JSON");
+    assert.equal(assertError(await post(chat, {}), 415).param, "content-type", "no content-type (a typeless Blob)");
+    for (const type of ["application/json", "application/json; charset=utf-8", "APPLICATION/JSON"]) assert.equal((await post(chat, { "content-type": type })).status, 200, type);
   });
 
   test("a tool with a 1–5 MB schema is refused in bounded time with a clear 400; a smaller one is served", { timeout: 30_000 }, async () => {

@@ -118,4 +118,19 @@ describe("Gemini adapter against the fake", () => {
     const err = await failure(gemini, userRequest("r", "x", { tools: [{ name: "a" }], parallelToolCalls: false }), "gemini-2.5-flash");
     assert.equal(err.reason, "CAPABILITY_MISMATCH");
   });
+  test("a model name that would walk out of models/ never reaches another path on the vendor's host", async () => {
+    const before = fake.requests.length;
+    for (const model of ["../../../admin/x?", "models/../admin", "gemini-2.5-flash:generateContent#", "a b", "tunedModels/x/../../y", "%2e%2e"]) {
+      const err = await failure(gemini, userRequest("r"), model);
+      assert.equal(err.reason, "INVALID_REQUEST", model);
+      assert.equal(err.field, "model");
+      assert.match(err.message, /letters, digits/);
+    }
+    assert.equal(fake.requests.length, before, "no request left the gateway, so the key went nowhere");
+    fake.enqueue({ kind: "text", text: "ok" }, { kind: "text", text: "ok" });
+    await collect(gemini, userRequest("r"), "models/gemini-2.0-flash-001");
+    assert.equal(fake.requests.at(-1)?.path, "/v1beta/models/gemini-2.0-flash-001:streamGenerateContent");
+    await collect(gemini, userRequest("r"), "tunedModels/my-tuned_1.v2");
+    assert.equal(fake.requests.at(-1)?.path, "/v1beta/tunedModels/my-tuned_1.v2:streamGenerateContent");
+  });
 });

@@ -123,6 +123,16 @@ describe("OpenAI adapter against the fake", () => {
     await azure.close?.();
   });
 
+  test("an Azure deployment name that would change the URL's path is refused before any request", async () => {
+    const azure = provider(fake, "azure", { azure: { apiVersion: "2024-10-21", deployments: {} } });
+    const before = fake.requests.length;
+    const err = await failure(azure, userRequest("r"), "../../admin?x=");
+    assert.equal(err.reason, "INVALID_REQUEST");
+    assert.equal(err.field, "model");
+    assert.equal(fake.requests.length, before);
+    await azure.close?.();
+  });
+
   test("parallel tool calls stream as fragments and reassemble", async () => {
     fake.enqueue({ kind: "tool_calls", calls: [{ id: "call_a", name: "a", arguments: '{"x":1,"y":"two"}' }, { id: "call_b", name: "b", arguments: '{"z":[1,2,3]}' }] });
     const got = await collect(openai, userRequest("r"), "gpt-4o");

@@ -120,8 +120,9 @@ describe("SIGTERM drains in-flight calls", () => {
     const env = { ...process.env };
     for (const auto of AUTO_PROVIDERS) for (const k of auto.env) delete env[k];
     const dir = await mkdtemp(join(tmpdir(), "detour-empty-"));
-    const file = join(dir, "empty.yaml");
-    await writeFile(file, "");
+    // Not an empty file: that is refused (reload-guard.test.ts).
+    const file = join(dir, "no-providers.yaml");
+    await writeFile(file, "server: { drain_timeout: 1s }\n");
     const child = spawn(process.execPath, ["--import", "tsx", MAIN, "--config", file, "--port", "0", "--host", "127.0.0.1"], { stdio: ["ignore", "pipe", "pipe"], env });
     let stdout = "";
     const listening = new Promise<void>((resolve) =>

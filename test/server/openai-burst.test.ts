@@ -16,7 +16,7 @@ async function rawChunks(port: number, model: string): Promise<string[]> {
   const body = JSON.stringify({ model, stream: true, messages: [{ role: "user", content: "go" }] });
   const socket = net.connect(port, "127.0.0.1");
   socket.setEncoding("latin1");
-  socket.write(`POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+  socket.write(`POST /v1/chat/completions HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
   let raw = "";
   for await (const s of socket) raw += s as string;
   const start = raw.indexOf("\r\n\r\n") + 4;

@@ -23,6 +23,8 @@ import type { Budgets, Hold } from "../budgets.ts";
 import type { CompleteRequest } from "../../../gen/detour/v1/chat_pb.js";
 import { completionJson, createChunker } from "./encode.ts";
 import type { TargetRef } from "../../../gen/detour/v1/result_pb.js";
+import { headerValue } from "../header-value.ts";
+import { requireJsonBody } from "../content-type.ts";
 
 type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
@@ -41,9 +43,21 @@ function header(req: Req, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** Writes the status and headers at once (HTTP/1 and the HTTP/2 compat response alike). */
+/** The headers kept when the full set cannot be written: the answer matters more than its annotations. */
+const ESSENTIAL = new Set(["content-type", "content-length", "cache-control", "allow", "retry-after"]);
+
+/**
+ * Writes the status and headers at once (HTTP/1 and the HTTP/2 compat
+ * response alike). A value Node refuses never turns an answer the caller
+ * has paid for into a 500: it is written without the annotations instead.
+ */
 function head(res: Res, status: number, headers: Record<string, string | number>): void {
-  (res as ServerResponse).writeHead(status, headers);
+  try {
+    (res as ServerResponse).writeHead(status, headers);
+  } catch (e) {
+    if (res.headersSent) throw e;
+    (res as ServerResponse).writeHead(status, Object.fromEntries(Object.entries(headers).filter(([k]) => ESSENTIAL.has(k))));
+  }
 }
 
 function sendJson(res: Res, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -60,7 +74,7 @@ function sendError(res: Res, e: unknown): void {
   const headers = {
     ...answer.headers,
     // Every answer names itself, errors before the engine gave an ID included.
-    "x-request-id": err.id || requestId(),
+    "x-request-id": err.id ? headerValue(err.id) : requestId(),
     // Detour already retried and fell back: the OpenAI SDKs read this and do
     // not run a second round of retries on top of the chain's.
     ...(err.attempts.length ? { "x-detour-attempts": String(err.attempts.length), "x-should-retry": "false" } : {}),
@@ -187,6 +201,7 @@ async function guard(res: Res, work: () => Promise<void>): Promise<void> {
 
 async function chat(deps: OpenAIDeps, req: Req, res: Res): Promise<void> {
   const principal = deps.auth.authenticate(header(req, "authorization"));
+  requireJsonBody(header(req, "content-type"));
   const body = await readJsonBody(req, res, deps.maxBodyBytes);
   const { request, stream, includeUsage } = decodeChat(body, header(req, "x-detour-route"));
   deps.auth.authorize(principal, request.model, Object.keys(request.providerOptions).length > 0);
@@ -221,16 +236,16 @@ async function run(deps: OpenAIDeps, req: Req, res: Res, request: CompleteReques
   };
   if (!stream) {
     const out = await deps.gateway.complete(request, { signal: ctl.signal, trace, scope: principal.name }).catch(charged);
+    // Recorded before the answer is written: nothing in the writing can lose it.
+    hold.settle(out.cost?.totalUsd ?? 0);
     sendJson(res, 200, completionJson(out, request.model), {
-      "x-request-id": out.id,
-      "x-detour-provider": out.servedBy?.provider ?? "",
-      "x-detour-model": out.servedBy?.model ?? "",
+      "x-request-id": headerValue(out.id),
+      "x-detour-provider": headerValue(out.servedBy?.provider ?? ""),
+      "x-detour-model": headerValue(out.servedBy?.model ?? ""),
       "x-detour-attempts": String(out.attempts.length),
       "x-detour-cost-usd": String(out.cost?.totalUsd ?? 0),
       ...(out.replayed ? { "x-detour-replayed": "true" } : {}),
     });
-    // Recorded after the answer is written: the budget's store is never in its way.
-    hold.settle(out.cost?.totalUsd ?? 0);
     return;
   }
   const spent = await streamChat(deps.gateway, request, includeUsage, ctl, res, { signal: ctl.signal, trace, scope: principal.name }).catch(charged);
@@ -271,9 +286,9 @@ async function streamChat(gateway: Gateway, request: Parameters<Gateway["stream"
       head(res, 200, {
         "content-type": "text/event-stream; charset=utf-8",
         "cache-control": "no-cache",
-        "x-request-id": id,
-        "x-detour-provider": target?.provider ?? "",
-        "x-detour-model": target?.model ?? "",
+        "x-request-id": headerValue(id),
+        "x-detour-provider": headerValue(target?.provider ?? ""),
+        "x-detour-model": headerValue(target?.model ?? ""),
         ...(replayed ? { "x-detour-replayed": "true" } : {}),
       });
       // The role chunk names the model that answers, after any early hop.
