@@ -13,7 +13,7 @@ import { startTelemetry } from "./telemetry/sdk.ts";
 import { settledWithin } from "./settled-within.ts";
 import { settleHeapAtStart } from "./settle-heap.ts";
 
-const USAGE = `Usage: detour [--config FILE] [--port N] [--host ADDR] [--dashboard]
+const USAGE = `Usage: detour [--config FILE] [--port N] [--host ADDR] [--dashboard] [--open-public]
        detour check --route NAME [--request FILE]   (see detour check --help)
 
   --config FILE   YAML config (env DETOUR_CONFIG); default: the built-in simulated config
@@ -21,6 +21,8 @@ const USAGE = `Usage: detour [--config FILE] [--port N] [--host ADDR] [--dashboa
   --host ADDR     listen address (env HOST); default: the config's, else 0.0.0.0;
                   without gateway keys, loopback only unless server.open_public
   --dashboard     serve the dashboard at /dashboard (as server.dashboard: true does)
+  --open-public   without gateway keys, listen on --host anyway, not on loopback only
+                  (as server.open_public: true does; for a container whose port is mapped)
   --help          show this help`;
 
 /**
@@ -58,6 +60,7 @@ async function main(): Promise<void> {
         port: { type: "string" },
         host: { type: "string" },
         dashboard: { type: "boolean" },
+        "open-public": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -84,6 +87,7 @@ async function main(): Promise<void> {
   // The flag holds across reloads: each loaded config gets it again.
   const withFlags = (config: Config): Config => {
     if (values.dashboard) (config.server ??= create(ServerConfigSchema)).dashboard = true;
+    if (values["open-public"]) (config.server ??= create(ServerConfigSchema)).openPublic = true;
     return config;
   };
   withFlags(loaded.config);

@@ -19,7 +19,7 @@ import { collectResponse, foldAnswer } from "./collect.ts";
 import { createPriceBook } from "./cost.ts";
 import type { GatewayBatch, GatewayEvent } from "./events.ts";
 import { createPlanner, DEFAULT_RETRY, type Plan } from "./plan.ts";
-import { validateRequest } from "./validate.ts";
+import { checkModelName, validateRequest } from "./validate.ts";
 import { providerOptionsCheck } from "./provider-options.ts";
 import { quoteRequest, type Quote } from "./quote.ts";
 import { idempotent } from "../idempotency/idempotent.ts";
@@ -273,7 +273,11 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
     stream: (req, opts) => stream(req, opts, false),
     complete,
     routes: () => planner.routes(),
-    quote: (req, streaming) => quoteRequest(planner.plan(req.model), req, streaming, deps.providers, prices),
+    quote: (req, streaming) => {
+      // A budgeted key's quote comes before the request's validation: a name no lookup should see is refused first.
+      checkModelName(req.model);
+      return quoteRequest(planner.plan(req.model), req, streaming, deps.providers, prices);
+    },
     breakers: chainDeps.breakers,
     listModels() {
       return create(ListModelsResponseSchema, {

@@ -24,6 +24,13 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
  */
 const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._:\/@+~-]*$/;
 
+/** Throws INVALID_ARGUMENT naming `model` unless it is a model name's shape; before any lookup of it. */
+export function checkModelName(model: string): void {
+  if (!MODEL_NAME.test(model)) {
+    throw invalidRequest("model", `${shown(model)} is not a model name: use letters, digits and . _ : / @ + ~ - (a route name, or "provider/model")`);
+  }
+}
+
 /** Throws INVALID_REQUEST for the first problem found. */
 export function validateRequest(req: CompleteRequest): void {
   const result = validator.validate(CompleteRequestSchema, req);
@@ -32,9 +39,7 @@ export function validateRequest(req: CompleteRequest): void {
     const v = result.error.violations[0];
     if (v) throw invalidRequest(pathToString(v.field) || "request", v.message);
   }
-  if (!MODEL_NAME.test(req.model)) {
-    throw invalidRequest("model", `${shown(req.model)} is not a model name: use letters, digits and . _ : / @ + ~ - (a route name, or "provider/model")`);
-  }
+  checkModelName(req.model);
   // The ID travels in headers (upstream, x-request-id) and logs: a line break
   // or other control character there splits them. Unicode is fine: it is
   // percent-encoded where it leaves as a header.

@@ -54,13 +54,13 @@ describe("connection limits", () => {
   });
 
   test("a body that trickles is answered 408 and closed after request_timeout", { timeout: 5_000 }, async () => {
-    const c = await raw(t, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"mo");
+    const c = await raw(t, "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"mo");
     await c.closed;
     assert.match(c.received(), /^HTTP\/1\.1 408 /);
   });
 
   test("an idle HTTP/1.1 keep-alive connection is closed after idle_timeout", { timeout: 5_000 }, async () => {
-    const c = await raw(t, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    const c = await raw(t, "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n");
     await c.closed;
     assert.match(c.received(), /^HTTP\/1\.1 200 /, "the request was answered first");
   });
@@ -95,11 +95,11 @@ test("connections beyond max_connections are closed on arrival", { timeout: 5_00
   const held = [];
   for (let i = 0; i < 3; i++) {
     const c = await raw(t);
-    c.socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    c.socket.write("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n");
     await once(c.socket, "data");
     held.push(c);
   }
-  const extra = await raw(t, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  const extra = await raw(t, "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n");
   await extra.closed;
   assert.equal(extra.received(), "", "the fourth was closed unanswered");
   for (const c of held) c.socket.destroy();
