@@ -116,6 +116,13 @@ async function main(): Promise<void> {
       `NO PROVIDERS: ${loaded.path} configures none and no provider key is set (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY…), so every request will fail with UNKNOWN_MODEL. Add providers to the config, or set a key.`,
     );
   }
+  const unpriced = app.gateway.unpriced();
+  if (unpriced.length > 0) {
+    app.logger.warn(
+      { models: unpriced },
+      `NO PRICE KNOWN for ${unpriced.join(", ")}: the catalog does not list ${unpriced.length === 1 ? "it" : "them"}, so ${unpriced.length === 1 ? "its" : "their"} cost is reported as unknown (price_unknown in the attempts trail), keys with usd_per_day are refused ${unpriced.length === 1 ? "it" : "them"}, and max_cost_usd cannot limit ${unpriced.length === 1 ? "it" : "them"}. Add pricing: under providers[].models[].`,
+    );
+  }
   app.logger.info(
     { address: addr.address, port: addr.port, config: loaded.builtin ? "built-in (simulated models)" : loaded.path, routes },
     `Detour listening on http://${addr.address}:${addr.port}`,

@@ -13,6 +13,7 @@ import { toGatewayError } from "../errors.ts";
 import { mismatch, needsOf } from "../gateway/capabilities.ts";
 import { requestFor, type Plan } from "../gateway/plan.ts";
 import type { Providers } from "../providers/registry.ts";
+import { isPriced } from "../gateway/quote.ts";
 
 /** One target's result. */
 export interface CheckRow {
@@ -68,6 +69,8 @@ export async function checkRoute(plan: Plan, probe: CompleteRequest, providers: 
         }
       }
       const notes = [`finish ${FINISH[finish] ?? "unknown"}`];
+      // Said here, not found on the bill: a model with no price costs "unknown", never $0.
+      if (!isPriced(provider.describe(t.ref.model)?.pricing)) notes.push("price unknown (add pricing: under providers[].models[])");
       let ok = true;
       if (request.tools.length > 0) {
         notes.push(calls > 0 ? `${calls} tool call${calls > 1 ? "s" : ""}` : "no tool call");

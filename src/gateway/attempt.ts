@@ -202,6 +202,7 @@ export function attemptRecord(
     latency: durationOf(end - run.startedAt),
     costUsd,
     upstreamStatus: run.failure?.upstreamStatus ?? 0,
+    priceUnknown: false,
   };
   if (run.firstTokenAt !== undefined) a.ttft = durationOf(run.firstTokenAt - run.startedAt);
   if (run.usage) a.usage = run.usage;

@@ -16,6 +16,7 @@ import { AttemptOutcome, Decision, type Attempt } from "../../gen/detour/v1/resu
 import type { Breakers, Ticket } from "../breakers/breakers.ts";
 import { GatewayError } from "../errors.ts";
 import type { Providers } from "../providers/registry.ts";
+import { isPriced } from "./quote.ts";
 import { attemptRecord, newAttempt, runAttempt, type AttemptRun } from "./attempt.ts";
 import type { PriceBook } from "./cost.ts";
 import { eligibleTargets, noCandidates, worstCaseCost } from "./eligibility.ts";
@@ -74,6 +75,7 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
   /** Adds an attempt to the trail and ends its span. */
   const record = (run: AttemptRun, span: Span, outcome: AttemptOutcome, decision: Decision, cost: number, backoff = 0): Attempt => {
     const a = attemptRecord(run, outcome, decision, cost, backoff);
+    if (outcome !== AttemptOutcome.SKIPPED && !isPriced(deps.prices.pricing(run.target.id))) a.priceUnknown = true;
     attempts.push(a);
     const message = deps.includeContent ? a.message : withholdUpstream(a.message);
     endAttemptSpan(span, a, BREAKER_NAMES[deps.breakers.state(run.target.ref)] ?? "closed", message);

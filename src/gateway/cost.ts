@@ -11,14 +11,25 @@ export interface PriceBook {
   cost(id: string, usage: Usage | undefined): number;
 }
 
-/** Builds the price book from every provider's catalog entries. */
+/**
+ * Builds the price book from what each provider's catalog says of a model,
+ * by name: whatever the provider's base URL (a proxy in front of OpenAI
+ * charges OpenAI's prices), and a dated snapshot at its family's price.
+ * Bounded, since model names come from callers.
+ */
 export function createPriceBook(providers: Providers): PriceBook {
-  const prices = new Map<string, Pricing>();
-  for (const p of providers.values()) for (const m of p.models()) prices.set(`${p.name}/${m.name}`, m.pricing);
+  const prices = new Map<string, Pricing | undefined>();
+  const pricing = (id: string): Pricing | undefined => {
+    if (prices.has(id)) return prices.get(id);
+    const slash = id.indexOf("/");
+    const found = providers.get(id.slice(0, slash))?.describe(id.slice(slash + 1))?.pricing;
+    if (prices.size < MEMO_MAX) prices.set(id, found);
+    return found;
+  };
   return {
-    pricing: (id) => prices.get(id),
+    pricing,
     cost(id, usage) {
-      const p = prices.get(id);
+      const p = pricing(id);
       if (!p || !usage) return 0;
       const cached = Math.min(usage.cachedInputTokens, usage.inputTokens);
       const cachedPrice = p.cachedInputPerMtok || p.inputPerMtok;
@@ -26,3 +37,5 @@ export function createPriceBook(providers: Providers): PriceBook {
     },
   };
 }
+
+const MEMO_MAX = 4096;

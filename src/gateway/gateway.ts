@@ -21,7 +21,7 @@ import type { GatewayBatch, GatewayEvent } from "./events.ts";
 import { createPlanner, DEFAULT_RETRY, type Plan } from "./plan.ts";
 import { checkModelName, validateRequest } from "./validate.ts";
 import { providerOptionsCheck } from "./provider-options.ts";
-import { quoteRequest, type Quote } from "./quote.ts";
+import { isPriced, quoteRequest, type Quote } from "./quote.ts";
 import { idempotent } from "../idempotency/idempotent.ts";
 import type { IdempotencyStore } from "../idempotency/store.ts";
 import type { Context, Tracer } from "@opentelemetry/api";
@@ -54,6 +54,8 @@ export interface Gateway {
   routes(): readonly Plan[];
   /** What a request may cost before it runs (for budgets); throws UNKNOWN_MODEL like a call would. */
   quote(req: CompleteRequest, streaming: boolean): Quote;
+  /** "provider/model" of the routes' targets that have no known price. */
+  unpriced(): string[];
   /** The circuit breakers. */
   readonly breakers: Breakers;
 }
@@ -273,6 +275,7 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
     stream: (req, opts) => stream(req, opts, false),
     complete,
     routes: () => planner.routes(),
+    unpriced: () => [...new Set(planner.routes().flatMap((p) => p.targets.map((t) => t.id)))].filter((id) => !isPriced(prices.pricing(id))),
     quote: (req, streaming) => {
       // A budgeted key's quote comes before the request's validation: a name no lookup should see is refused first.
       checkModelName(req.model);

@@ -66,6 +66,7 @@ export function createReloadable(first: Generation): Reloadable {
     listModels: () => live.gateway.listModels(),
     routes: () => live.gateway.routes(),
     quote: (req, streaming) => live.gateway.quote(req, streaming),
+    unpriced: () => live.gateway.unpriced(),
     get breakers() {
       return live.gateway.breakers;
     },

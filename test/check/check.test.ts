@@ -51,7 +51,7 @@ routes:
     assert.equal(code, 1, "not every target honours it");
     const lines = out.trim().split("\n");
     assert.equal(lines[0], "route prod: 1 of 3 targets honour the request");
-    assert.match(lines[2] ?? "", /^oai\/good\s+✓ honoured\s+\d+ms\s+\d+ms\s+finish stop, no tool call, valid JSON$/);
+    assert.match(lines[2] ?? "", /^oai\/good\s+✓ honoured\s+\d+ms\s+\d+ms\s+finish stop, price unknown \(add pricing: under providers\[\]\.models\[\]\), no tool call, valid JSON$/, "a model without a price is said to be one");
     assert.match(lines[3] ?? "", /^oai\/sloppy\s+✗ answered wrongly\s+.*output is not JSON$/);
     assert.match(lines[4] ?? "", /^claude\/claude-haiku-4-5\s+✗ set aside\s+-\s+-\s+claude\/claude-haiku-4-5 does not support JSON schema output$/);
     assert.equal(anthropic.requests.length, 0, "a set-aside target is not called");

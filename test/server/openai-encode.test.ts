@@ -93,6 +93,7 @@ describe("the closing chunk's detour summary", () => {
         costUsd: double,
         upstreamStatus: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
         backoff: duration,
+        priceUnknown: fc.boolean(),
       },
       { requiredKeys: [] },
     )
@@ -116,7 +117,7 @@ describe("the closing chunk's detour summary", () => {
   test("the property covers every field of the messages doneJson encodes (a new field fails here first)", () => {
     const fields = (schema: DescMessage) => schema.fields.map((f) => f.localName);
     assert.deepEqual(fields(DoneSchema), ["id", "finishReason", "usage", "cost", "servedBy", "route", "attempts", "replayed"]);
-    assert.deepEqual(fields(AttemptSchema), ["index", "target", "retry", "outcome", "reason", "message", "decision", "startTime", "latency", "ttft", "usage", "costUsd", "upstreamStatus", "backoff"]);
+    assert.deepEqual(fields(AttemptSchema), ["index", "target", "retry", "outcome", "reason", "message", "decision", "startTime", "latency", "ttft", "usage", "costUsd", "upstreamStatus", "backoff", "priceUnknown"]);
     assert.deepEqual(fields(UsageSchema), ["inputTokens", "outputTokens", "cachedInputTokens", "reasoningTokens", "totalTokens", "cacheWriteTokens"]);
     assert.deepEqual(fields(CostSchema), ["answerUsd", "wastedUsd", "totalUsd"]);
     assert.deepEqual(fields(TargetRefSchema), ["provider", "model"]);

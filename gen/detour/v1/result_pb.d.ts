@@ -316,6 +316,15 @@ export declare type Attempt = Message<"detour.v1.Attempt"> & {
    * @generated from field: google.protobuf.Duration backoff = 14;
    */
   backoff?: Duration | undefined;
+
+  /**
+   * No price is known for the target's model (neither the catalog nor
+   * providers[].models[].pricing has one): cost_usd is 0 for want of a
+   * price, not because the call was free.
+   *
+   * @generated from field: bool price_unknown = 15;
+   */
+  priceUnknown: boolean;
 };
 
 /**

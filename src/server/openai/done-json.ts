@@ -44,6 +44,7 @@ function attemptJson(a: Attempt): JsonObject {
   if (!Object.is(a.costUsd, 0)) o["costUsd"] = doubleJson(a.costUsd);
   if (a.upstreamStatus !== 0) o["upstreamStatus"] = a.upstreamStatus;
   if (a.backoff) o["backoff"] = durationJson(a.backoff);
+  if (a.priceUnknown) o["priceUnknown"] = true;
   return o;
 }
 
