@@ -80,6 +80,7 @@ routes:
   - { name: chat, targets: [{ model: openai/gpt-4o-mini }] }
   - { name: extras, allow_provider_options: true, targets: [{ model: openai/gpt-4o-mini }] }
   - { name: priced, targets: [{ model: openai/gpt-priced }] }
+  - { name: unpriced, targets: [{ model: openai/in-house-llm }] }
 keys:
   - { name: budgeted, sha256: ${hash("k-budgeted")}, usd_per_day: 10 }
   - { name: limited, sha256: ${hash("k-limited")}, routes: [chat, extras] }
@@ -138,15 +139,15 @@ keys:
 
   test("a key with a USD budget is refused a model without a price, before any upstream call; a priced one is served and charged", async () => {
     const before = fake.requests.length;
-    const res = await openaiChat(t.url, "k-budgeted", { model: "chat", messages: [{ role: "user", content: "hi" }] });
+    const res = await openaiChat(t.url, "k-budgeted", { model: "unpriced", messages: [{ role: "user", content: "hi" }] });
     assert.equal(res.status, 400);
     const err = ((await res.json()) as { error: { message: string } }).error;
-    assert.match(err.message, /openai\/gpt-4o-mini has no price.*pricing:/);
+    assert.match(err.message, /openai\/in-house-llm has no price.*pricing:/);
     assert.equal(fake.requests.length, before, "nothing reached the upstream");
     const ok = await openaiChat(t.url, "k-budgeted", { model: "priced", messages: [{ role: "user", content: "hi" }] });
     assert.equal(ok.status, 200, await ok.clone().text());
     assert.ok(Number(ok.headers.get("x-detour-cost-usd")) > 0);
-    const open = await openaiChat(t.url, "k-full", { model: "chat", messages: [{ role: "user", content: "hi" }] });
+    const open = await openaiChat(t.url, "k-full", { model: "unpriced", messages: [{ role: "user", content: "hi" }] });
     assert.equal(open.status, 200, "a key without a USD budget may still use it");
   });
 });
