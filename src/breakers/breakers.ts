@@ -107,7 +107,9 @@ export function createBreakers(config: BreakerConfig | undefined, maxModelBreake
   const entry = (provider: string, model: string): Entry => {
     const key = `${provider}/${model}`;
     let e = entries.get(key);
-    if (e && model !== "") {
+    // Recency matters only once eviction is near: below half the cap, a
+    // hit costs no re-insertion (a hot breaker is refreshed soon after).
+    if (e && model !== "" && models > maxModelBreakers / 2) {
       entries.delete(key);
       entries.set(key, e);
     }

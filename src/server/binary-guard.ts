@@ -21,6 +21,7 @@ import { invalidRequest } from "../errors.ts";
 import { shapeOf, type Shape } from "./body-shape.ts";
 import { prescanJson, type Breach } from "./json-prescan.ts";
 import { prescanProto } from "./proto-prescan.ts";
+import { PRESCAN_MIN_BYTES } from "./body-shape.ts";
 
 /** How a binary body carries its message, and which header names its compression. */
 interface Framing {
@@ -140,8 +141,9 @@ async function check(bytes: Uint8Array, framing: Framing, req: UniversalServerRe
   }
   const schema = inner.method.input;
   // JSON is left to connect-es to parse once it passes the scan.
-  if (framing.json) return prescanJson(message, shapeFor(schema));
-  const breach = prescanProto(message, shapeFor(schema));
+  const scan = message.length >= PRESCAN_MIN_BYTES;
+  if (framing.json) return scan ? prescanJson(message, shapeFor(schema)) : undefined;
+  const breach = scan ? prescanProto(message, shapeFor(schema)) : undefined;
   if (breach) return breach;
   try {
     fromBinary(schema, message);

@@ -54,3 +54,11 @@ export function namedShape(nodes: Record<string, ShapeNode>): Shape {
 export function tooManyItems(node: ShapeNode): string {
   return `has more than ${node.maxItems} items, the most a request may carry`;
 }
+
+/**
+ * Bodies smaller than this are decoded without a scan first: a list over
+ * its limit in so few bytes costs the decode well under a millisecond, and
+ * the engine's limits refuse it after, naming the field. The scan is for
+ * the bodies whose decode would block the loop.
+ */
+export const PRESCAN_MIN_BYTES = 64 * 1024;

@@ -6,6 +6,7 @@
  * most of a second only to reach the same answer.
  */
 import assert from "node:assert/strict";
+import { PRESCAN_MIN_BYTES } from "../../src/server/body-shape.js";
 import { after, before, describe, mock, test } from "node:test";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
@@ -51,7 +52,8 @@ describe("lists over their limits are refused before the body is parsed", () => 
   });
 
   test("OpenAI API: 17 stop sequences are a 400 naming stop and 16", async () => {
-    const r = await post("/v1/chat/completions", { model: "sim/fast", messages: [{ role: "user", content: "x" }], stop: Array.from({ length: 17 }, (_, i) => `s${i}`) });
+    // Past PRESCAN_MIN_BYTES, so the scan answers, not the engine after a decode.
+    const r = await post("/v1/chat/completions", { model: "sim/fast", messages: [{ role: "user", content: "x".repeat(PRESCAN_MIN_BYTES) }], stop: Array.from({ length: 17 }, (_, i) => `s${i}`) });
     const body = (await r.json()) as { error: { message: string; param: string } };
     assert.equal(r.status, 400);
     assert.equal(body.error.param, "stop");

@@ -15,6 +15,7 @@ import type { CallOptions, Gateway } from "../../gateway/gateway.ts";
 import type { Auth, Principal } from "../auth.ts";
 import { decodeChat, OPENAI_BODY_SHAPE } from "./decode.ts";
 import { prescanJson } from "../json-prescan.ts";
+import { PRESCAN_MIN_BYTES } from "../body-shape.ts";
 import { readBody } from "../read-body.ts";
 import { toJson } from "@bufbuild/protobuf";
 import { GetStatsResponseSchema } from "../../../gen/detour/v1/admin_pb.js";
@@ -119,7 +120,7 @@ async function readJsonBody(req: Req, res: Res, limit: number): Promise<unknown>
   }
   if (bytes.length === 0) throw invalidRequest("body", "is empty: send the chat request as a JSON object");
   // A list over its limit is refused before parsing builds it.
-  const breach = prescanJson(bytes, OPENAI_BODY_SHAPE);
+  const breach = bytes.length >= PRESCAN_MIN_BYTES ? prescanJson(bytes, OPENAI_BODY_SHAPE) : undefined;
   if (breach) throw invalidRequest(breach.field, breach.problem);
   let text: string;
   try {
