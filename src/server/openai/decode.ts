@@ -8,6 +8,7 @@ import type { JsonObject } from "@bufbuild/protobuf";
 import {
   ContentPartSchema,
   ImageDetail,
+  PromptCacheRetention,
   ReasoningEffort,
   ResponseFormatSchema,
   ResponseFormatType,
@@ -15,6 +16,8 @@ import {
   ToolChoiceMode,
   ToolChoiceSchema,
   ToolSchema,
+  ServiceTier,
+  Verbosity,
   type CompleteRequest,
   type Sampling,
   type ContentPart,
@@ -162,11 +165,15 @@ export function decodeChat(body: unknown, routeOverride?: string): DecodedChat {
     metadata: {},
     user: "",
     providerOptions: {},
+    promptCacheKey: "",
+    promptCacheRetention: PromptCacheRetention.UNSPECIFIED,
+    serviceTier: ServiceTier.UNSPECIFIED,
+    safetyIdentifier: "",
   };
   if (b["tool_choice"] !== undefined && b["tool_choice"] !== null) request.toolChoice = create(ToolChoiceSchema, toolChoice(b["tool_choice"]));
   if (bool(b["parallel_tool_calls"], "parallel_tool_calls") !== undefined) request.parallelToolCalls = b["parallel_tool_calls"] as boolean;
   if (b["response_format"] !== undefined && b["response_format"] !== null) request.responseFormat = create(ResponseFormatSchema, responseFormat(b["response_format"]));
-  const sampling: Sampling = { $typeName: "detour.v1.Sampling", stop, reasoningEffort: effort ?? ReasoningEffort.UNSPECIFIED };
+  const sampling: Sampling = { $typeName: "detour.v1.Sampling", stop, reasoningEffort: effort ?? ReasoningEffort.UNSPECIFIED, verbosity: Verbosity.UNSPECIFIED };
   if (num(b["temperature"], "temperature") !== undefined) sampling.temperature = b["temperature"] as number;
   if (num(b["top_p"], "top_p") !== undefined) sampling.topP = b["top_p"] as number;
   if ((maxCompletion ?? maxTokens) !== undefined) sampling.maxOutputTokens = maxCompletion ?? maxTokens;
