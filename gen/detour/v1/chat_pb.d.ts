@@ -615,21 +615,21 @@ export enum PromptCacheRetention {
   /**
    * @generated from enum value: PROMPT_CACHE_RETENTION_UNSPECIFIED = 0;
    */
-  PROMPT_CACHE_RETENTION_UNSPECIFIED = 0,
+  UNSPECIFIED = 0,
 
   /**
    * While the cache stays in memory (minutes).
    *
    * @generated from enum value: PROMPT_CACHE_RETENTION_IN_MEMORY = 1;
    */
-  PROMPT_CACHE_RETENTION_IN_MEMORY = 1,
+  IN_MEMORY = 1,
 
   /**
-   * Up to 24 hours.
+   * Extended caching, up to 24 hours (OpenAI's "24h").
    *
-   * @generated from enum value: PROMPT_CACHE_RETENTION_24H = 2;
+   * @generated from enum value: PROMPT_CACHE_RETENTION_EXTENDED = 2;
    */
-  PROMPT_CACHE_RETENTION_24H = 2,
+  EXTENDED = 2,
 }
 
 /**
