@@ -32,10 +32,13 @@ export function geminiBody(req: CompleteRequest, model: string, extra?: Json): J
   }
   const system = req.messages.filter((m) => m.role === Role.SYSTEM || m.role === Role.DEVELOPER).map((m) => textOf(m.content)).join("\n\n");
   // Gemini answers a function call by name; the canonical request by call ID.
+  // The map grows as the conversation is read, so a result resolves to the
+  // latest call with its ID before it, even where an older client reused IDs
+  // across turns.
   const callNames = new Map<string, string>();
-  for (const m of req.messages) for (const c of m.toolCalls) callNames.set(c.id, c.name);
   const contents: { role: string; parts: Json[] }[] = [];
   req.messages.forEach((m, i) => {
+    for (const c of m.toolCalls) callNames.set(c.id, c.name);
     if (m.role === Role.SYSTEM || m.role === Role.DEVELOPER) return;
     const role = m.role === Role.ASSISTANT ? "model" : "user";
     const parts = messageParts(m, i, callNames);

@@ -5,6 +5,7 @@
  * promptFeedback.blockReason for a blocked prompt. Errors are
  * `{"error": {code, message, status, details}}`.
  */
+import { randomBytes } from "node:crypto";
 import { FinishReason, type TargetRef, type Usage } from "../../gen/detour/v1/result_pb.js";
 import { GatewayError } from "../errors.ts";
 import { arr, num, obj, str, type Obj } from "./json.ts";
@@ -14,6 +15,16 @@ import { parseProtoDuration, type VendorError } from "./upstream-errors.ts";
 import { newUsage } from "../literals.ts";
 
 const FILTERED = new Set(["SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "LANGUAGE"]);
+
+/**
+ * A call ID for a functionCall that carries none. Gemini answers calls by
+ * name, but callers (and the next target after a fallback) match results to
+ * calls by ID, so the ID must be unique within the conversation: a counter
+ * would give every turn's first call the same one.
+ */
+function newCallId(): string {
+  return `call_${randomBytes(12).toString("base64url")}`;
+}
 
 /** Reads Gemini's error JSON, including a RetryInfo detail. */
 export function geminiVendorError(status: number, body: Obj): VendorError {
@@ -65,7 +76,7 @@ function createReader(hop: TargetRef) {
         const fc = obj(part["functionCall"]);
         if (fc) {
           const index = calls++;
-          yield { type: "tool_call", index, id: str(fc, "id") ?? `call_${index}`, name: str(fc, "name") ?? "", arguments: JSON.stringify(fc["args"] ?? {}) };
+          yield { type: "tool_call", index, id: str(fc, "id") || newCallId(), name: str(fc, "name") ?? "", arguments: JSON.stringify(fc["args"] ?? {}) };
         }
       }
       const reason = str(cand, "finishReason");

@@ -69,7 +69,7 @@ describe("Anthropic adapter against the fake", () => {
     const req = userRequest("r", "x", {
       messages: [
         { role: Role.USER, content: [{ part: { case: "text", value: "see" } }, { part: { case: "image", value: { source: { case: "url", value: "data:image/png;base64,AQID" } } } }] },
-        { role: Role.ASSISTANT, content: [{ part: { case: "text", value: "calling" } }], toolCalls: [{ id: "toolu_1", name: "lookup", arguments: '{"q":"x"}' }] },
+        { role: Role.ASSISTANT, content: [{ part: { case: "text", value: "calling" } }], toolCalls: [{ id: "toolu_1", name: "lookup", arguments: '{"q":"x"}' }, { id: "toolu_2", name: "lookup", arguments: '{"q":"y"}' }] },
         { role: Role.TOOL, toolCallId: "toolu_1", content: [{ part: { case: "text", value: "42" } }] },
         { role: Role.TOOL, toolCallId: "toolu_2", content: [{ part: { case: "text", value: "43" } }] },
       ],
@@ -83,7 +83,7 @@ describe("Anthropic adapter against the fake", () => {
     const body = fake.requests.at(-1)?.body as Record<string, unknown>;
     assert.deepEqual(body["messages"], [
       { role: "user", content: [{ type: "text", text: "see" }, { type: "image", source: { type: "base64", media_type: "image/png", data: "AQID" } }] },
-      { role: "assistant", content: [{ type: "text", text: "calling" }, { type: "tool_use", id: "toolu_1", name: "lookup", input: { q: "x" } }] },
+      { role: "assistant", content: [{ type: "text", text: "calling" }, { type: "tool_use", id: "toolu_1", name: "lookup", input: { q: "x" } }, { type: "tool_use", id: "toolu_2", name: "lookup", input: { q: "y" } }] },
       {
         role: "user",
         content: [
