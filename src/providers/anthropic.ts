@@ -17,7 +17,7 @@ import type { HttpProviderDeps } from "./openai.ts";
 import type { Provider, ProviderCall, ProviderEvent } from "./types.ts";
 import { isJsonResponse, postOrThrow, readJson, sseEvents } from "./upstream-call.ts";
 import { newTargetRef } from "../literals.ts";
-import { VENDOR_BASES } from "./vendor-bases.ts";
+import { anthropicBase, VENDOR_BASES } from "./vendor-bases.ts";
 
 /** The public Anthropic API. */
 const ANTHROPIC_BASE_URL = VENDOR_BASES.anthropic;
@@ -40,7 +40,7 @@ const FALLBACK_MAX_TOKENS = 4096;
 /** Builds an Anthropic provider. */
 export function createAnthropicProvider(pc: ProviderConfig, cfg: AnthropicProvider, deps: HttpProviderDeps = {}): Provider {
   const name = pc.name;
-  const base = (cfg.baseUrl || ANTHROPIC_BASE_URL).replace(/\/+$/, "");
+  const base = anthropicBase(cfg.baseUrl || ANTHROPIC_BASE_URL);
   const key = resolveKey(name, cfg.apiKey, base === ANTHROPIC_BASE_URL ? ["ANTHROPIC_API_KEY"] : [], deps.env);
   const http = deps.http ?? createUpstreamHttp(pc.upstream);
   const catalog = createModelCatalog(pc.models, base === ANTHROPIC_BASE_URL ? VENDOR_MODELS.anthropic : []);

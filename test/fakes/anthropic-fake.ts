@@ -72,6 +72,10 @@ export function startAnthropicFake(): Promise<VendorFake> {
     render,
     malformedFrame: "event: content_block_delta\ndata: {not json\n\n",
     reject(req) {
+      // The API serves /v1/messages at the host's root: a doubled /v1 is a 404.
+      if (req.method === "POST" && req.path !== "/v1/messages") {
+        return { kind: "json", status: 404, body: { type: "error", error: { type: "not_found_error", message: `Not Found: ${req.path}` }, request_id: "req_fake" } };
+      }
       const message = anthropicRefusal(req);
       if (message === undefined) return undefined;
       const body = { type: "error", error: { type: "invalid_request_error", message }, request_id: "req_fake" };

@@ -113,6 +113,10 @@ export function startGeminiFake(): Promise<VendorFake> {
     render,
     malformedFrame: 'data: {"candidates": [{"content": \r\n\r\n',
     reject(req) {
+      // Only versioned paths exist (v1beta is @google/genai's default apiVersion); others are a 404.
+      if (!/^\/(v1|v1beta|v1alpha)\/models\/[^/]+:(generateContent|streamGenerateContent)$/.test(req.path)) {
+        return { kind: "json", status: 404, body: { error: { code: 404, message: `The requested URL ${req.path} was not found on this server.`, status: "NOT_FOUND" } } };
+      }
       const message = refusal(req);
       return message === undefined ? undefined : { kind: "json", status: 400, body: { error: { code: 400, message, status: "INVALID_ARGUMENT" } } };
     },
