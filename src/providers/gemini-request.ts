@@ -89,6 +89,33 @@ export function geminiBody(req: CompleteRequest, model: string, extra?: Json): J
 }
 
 
+/** Image types by file extension, for the ones Gemini reads (ai.google.dev/gemini-api/docs/image-understanding). */
+const IMAGE_TYPES: Record<string, string> = {
+  png: "image/png",
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  webp: "image/webp",
+  heic: "image/heic",
+  heif: "image/heif",
+  gif: "image/gif",
+};
+
+/**
+ * An https image's type from its URL's extension, or undefined: then
+ * mimeType is left out (FileData.mimeType is optional in the Gemini API,
+ * ai.google.dev/api/caching#FileData) rather than guessed as JPEG.
+ */
+function imageTypeOf(url: string): string | undefined {
+  let path: string;
+  try {
+    path = new URL(url).pathname;
+  } catch {
+    return undefined;
+  }
+  const ext = /\.([A-Za-z0-9]+)$/.exec(path)?.[1]?.toLowerCase();
+  return ext !== undefined && Object.hasOwn(IMAGE_TYPES, ext) ? IMAGE_TYPES[ext] : undefined;
+}
+
 function messageParts(m: Message, i: number, callNames: ReadonlyMap<string, string>): Json[] {
   if (m.role === Role.TOOL) {
     const name = callNames.get(m.toolCallId) ?? m.name;
@@ -117,7 +144,10 @@ function messageParts(m: Message, i: number, callNames: ReadonlyMap<string, stri
         const url = img.source.value ?? "";
         const inline = parseDataUrl(url);
         if (inline) parts.push({ inlineData: { mimeType: inline.mediaType, data: inline.base64 } });
-        else if (/^https?:\/\//.test(url)) parts.push({ fileData: { mimeType: img.mediaType || "image/jpeg", fileUri: url } });
+        else if (/^https?:\/\//.test(url)) {
+          const mimeType = img.mediaType || imageTypeOf(url);
+          parts.push({ fileData: { ...(mimeType ? { mimeType } : {}), fileUri: url } });
+        }
         else throw invalidRequest(`messages[${i}].content[${j}].image.url`, "must be an http(s) or base64 data: URL");
       }
     }

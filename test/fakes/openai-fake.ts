@@ -42,7 +42,9 @@ function render(req: RecordedRequest, reply: FakeReply, streaming: boolean): Ren
     return { kind: "json", status: reply.status, body, headers };
   }
   if (reply.kind !== "text" && reply.kind !== "tool_calls") return { kind: "none" };
-  const finish = reply.kind === "tool_calls" ? "tool_calls" : (reply.finish ?? "stop");
+  // A tool_choice naming one function ends with "stop", not "tool_calls" (WIRE-NOTES, recorded from the API).
+  const forced = typeof req.body["tool_choice"] === "object" && req.body["tool_choice"] !== null;
+  const finish = reply.kind === "tool_calls" ? (forced ? "stop" : "tool_calls") : (reply.finish ?? "stop");
   if (!streaming) {
     const message =
       reply.kind === "text"

@@ -145,6 +145,17 @@ describe("OpenAI adapter against the fake", () => {
     await Promise.all([proxy.close?.(), legacy.close?.(), fixed.close?.()]);
   });
 
+  // WIRE-NOTES: a tool_choice naming one function ends with finish_reason "stop"; the fake does the same.
+  test("a forced tool choice finishes as TOOL_CALLS, streamed and unary, as on the other vendors", async () => {
+    const forced = { toolChoice: { choice: { case: "function" as const, value: "lookup" } }, tools: [{ name: "lookup", parameters: { type: "object" } }] };
+    for (const stream of [true, false]) {
+      fake.enqueue({ kind: "tool_calls", calls: [{ id: "call_f", name: "lookup", arguments: "{}" }] });
+      const got = await collect(openai, userRequest("r", "x", forced), "gpt-4o", undefined, stream);
+      assert.equal(got.calls[0]?.name, "lookup");
+      assert.equal(got.finish, FinishReason.TOOL_CALLS, `stream: ${stream}`);
+    }
+  });
+
   test("parallel tool calls stream as fragments and reassemble", async () => {
     fake.enqueue({ kind: "tool_calls", calls: [{ id: "call_a", name: "a", arguments: '{"x":1,"y":"two"}' }, { id: "call_b", name: "b", arguments: '{"z":[1,2,3]}' }] });
     const got = await collect(openai, userRequest("r"), "gpt-4o");
