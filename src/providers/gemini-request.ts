@@ -8,6 +8,7 @@ import {
   ReasoningEffort,
   ResponseFormatType,
   Role,
+  ServiceTier,
   ToolChoiceMode,
   type CompleteRequest,
   type Message,
@@ -19,16 +20,32 @@ import { parseDataUrl } from "./media.ts";
 type Json = Record<string, unknown>;
 
 const THINKING_BUDGET: Record<number, number> = {
+  [ReasoningEffort.NONE]: 0,
   [ReasoningEffort.MINIMAL]: 0,
   [ReasoningEffort.LOW]: 1024,
   [ReasoningEffort.MEDIUM]: 8192,
   [ReasoningEffort.HIGH]: 24576,
 };
 
+/** The largest thinkingBudget (ai.google.dev/gemini-api/docs/thinking): xhigh asks for it. */
+function maxBudget(model: string): number {
+  return model.includes("2.5-pro") ? 32768 : 24576;
+}
+
 /** Builds the generateContent body. */
 export function geminiBody(req: CompleteRequest, model: string, extra?: Json): Json {
   if (req.parallelToolCalls === false && req.tools.length > 0) {
     throw new GatewayError("CAPABILITY_MISMATCH", `${model} (Gemini) cannot be limited to one tool call per turn (parallel_tool_calls: false)`);
+  }
+  // What changes the answer and has no Gemini counterpart sets the target
+  // aside; the cache and storage hints (prompt_cache_key, retention, store,
+  // metadata, safety_identifier, user) do not change it and are not sent.
+  if (req.sampling?.verbosity) throw new GatewayError("CAPABILITY_MISMATCH", `${model} (Gemini) has no verbosity setting`);
+  if (req.serviceTier !== ServiceTier.UNSPECIFIED && req.serviceTier !== ServiceTier.AUTO && req.serviceTier !== ServiceTier.DEFAULT) {
+    throw new GatewayError("CAPABILITY_MISMATCH", `${model} (Gemini) has no ${ServiceTier[req.serviceTier]?.toLowerCase() ?? "such"} service tier`);
+  }
+  if (req.sampling?.reasoningEffort === ReasoningEffort.NONE && model.includes("2.5-pro")) {
+    throw new GatewayError("CAPABILITY_MISMATCH", `${model} cannot turn thinking off (reasoning_effort: none)`);
   }
   const system = req.messages.filter((m) => m.role === Role.SYSTEM || m.role === Role.DEVELOPER).map((m) => textOf(m.content)).join("\n\n");
   // Gemini answers a function call by name; the canonical request by call ID.
@@ -77,7 +94,7 @@ export function geminiBody(req: CompleteRequest, model: string, extra?: Json): J
   if (s?.seed !== undefined) gen["seed"] = Number(s.seed);
   if (s?.presencePenalty !== undefined) gen["presencePenalty"] = s.presencePenalty;
   if (s?.frequencyPenalty !== undefined) gen["frequencyPenalty"] = s.frequencyPenalty;
-  if (s?.reasoningEffort) gen["thinkingConfig"] = { thinkingBudget: THINKING_BUDGET[s.reasoningEffort] };
+  if (s?.reasoningEffort) gen["thinkingConfig"] = { thinkingBudget: s.reasoningEffort === ReasoningEffort.XHIGH ? maxBudget(model) : THINKING_BUDGET[s.reasoningEffort] };
   const rf = req.responseFormat;
   if (rf?.type === ResponseFormatType.JSON_OBJECT) gen["responseMimeType"] = "application/json";
   if (rf?.type === ResponseFormatType.JSON_SCHEMA) {
