@@ -1,11 +1,16 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
 import OpenAI from "openai";
+import { PromptCacheRetention, ReasoningEffort, ServiceTier, Verbosity } from "../../gen/detour/v1/chat_pb.js";
+import { GatewayService } from "../../gen/detour/v1/gateway_pb.js";
 import { startAnthropicFake } from "../fakes/anthropic-fake.js";
 import { startGeminiFake } from "../fakes/gemini-fake.js";
 import { startOpenAIFake } from "../fakes/openai-fake.js";
 import type { VendorFake } from "../fakes/vendor-fake.js";
 import { startApp, type TestApp } from "../helpers/app.js";
+import { userRequest } from "../helpers/requests.js";
 
 // Parameters of ChatCompletionCreateParamsBase that 2026 clients send
 // (openai SDK 7.57 resources/chat/completions/completions.d.ts:
@@ -93,5 +98,38 @@ routes:
     assert.ok(err instanceof OpenAI.APIError, String(err));
     assert.equal(err.status, 400);
     assert.match(err.message, /verbosity/);
+  });
+});
+
+describe("the same canonical fields over Connect", () => {
+  test("service_tier, prompt cache, store, safety_identifier and verbosity set on CompleteRequest reach an OpenAI target", async () => {
+    const fake = await startOpenAIFake();
+    const gw = await startApp(`
+auto_providers: false
+breaker: { disabled: true }
+providers:
+  - { name: oai, openai: { base_url: "${fake.url}/v1" } }
+routes:
+  - { name: oai, targets: [{ model: oai/gpt-5 }] }
+`);
+    try {
+      const client = createClient(GatewayService, createConnectTransport({ baseUrl: gw.url, httpVersion: "1.1" }));
+      await client.complete(userRequest("oai", "hi", {
+        serviceTier: ServiceTier.PRIORITY,
+        promptCacheKey: "k1",
+        promptCacheRetention: PromptCacheRetention.IN_MEMORY,
+        store: true,
+        safetyIdentifier: "sid",
+        sampling: { verbosity: Verbosity.MEDIUM, reasoningEffort: ReasoningEffort.NONE },
+      }));
+      const body = fake.requests.at(-1)?.body as Record<string, unknown>;
+      assert.deepEqual(
+        [body["service_tier"], body["prompt_cache_key"], body["prompt_cache_retention"], body["store"], body["safety_identifier"], body["verbosity"], body["reasoning_effort"]],
+        ["priority", "k1", "in_memory", true, "sid", "medium", "none"],
+      );
+    } finally {
+      await gw.close();
+      await fake.close();
+    }
   });
 });
