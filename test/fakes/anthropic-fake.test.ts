@@ -105,3 +105,15 @@ describe("the Anthropic fake refuses what the API refuses, through the SDK", () 
     assert.ok(err instanceof Anthropic.BadRequestError, String(err));
   });
 });
+
+test("the Anthropic fake: a base URL with /v1 doubles the path, which the API answers 404", async () => {
+  const fake = await startAnthropicFake();
+  try {
+    // ClientOptions.baseURL is the host; the SDK adds /v1/messages (client.d.ts, resources/messages).
+    const client = new Anthropic({ apiKey: "k", baseURL: `${fake.url}/v1`, maxRetries: 0 });
+    const err = await client.messages.create({ model: "m", max_tokens: 5, messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
+    assert.ok(err instanceof Anthropic.NotFoundError, String(err));
+  } finally {
+    await fake.close();
+  }
+});
