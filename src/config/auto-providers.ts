@@ -5,7 +5,7 @@
  * `auto_providers: false`.
  */
 import { create } from "@bufbuild/protobuf";
-import { ProviderConfigSchema, type Config, type ProviderConfig } from "../../gen/detour/v1/config_pb.js";
+import { OpenAiDialect, ProviderConfigSchema, type Config, type ProviderConfig } from "../../gen/detour/v1/config_pb.js";
 
 interface AutoProvider {
   readonly name: string;
@@ -18,7 +18,7 @@ const apiKey = (env: string) => ({ source: { case: "env" as const, value: env } 
 const compatible = (name: string, baseUrl: string, env: string): AutoProvider => ({
   name,
   env: [env],
-  make: (e) => create(ProviderConfigSchema, { name, kind: { case: "openai", value: { baseUrl, apiKey: apiKey(e) } } }),
+  make: (e) => create(ProviderConfigSchema, { name, kind: { case: "openai", value: { baseUrl, apiKey: apiKey(e), dialect: OpenAiDialect.OPENAI_DIALECT_COMPATIBLE } } }),
 });
 
 /** Vendors recognised from their key's environment variable. */
@@ -26,7 +26,7 @@ export const AUTO_PROVIDERS: readonly AutoProvider[] = [
   {
     name: "openai",
     env: ["OPENAI_API_KEY"],
-    make: (e) => create(ProviderConfigSchema, { name: "openai", kind: { case: "openai", value: { apiKey: apiKey(e) } } }),
+    make: (e) => create(ProviderConfigSchema, { name: "openai", kind: { case: "openai", value: { apiKey: apiKey(e), dialect: OpenAiDialect.OPENAI_DIALECT_OPENAI } } }),
   },
   {
     name: "anthropic",

@@ -1,11 +1,13 @@
 /**
  * Canonical request → Anthropic Messages body: system text apart, content
- * blocks, tool_use / tool_result, max_tokens always set. Parameters the
- * Messages API has no place for are refused with CAPABILITY_MISMATCH.
+ * blocks, tool_use / tool_result, max_tokens always set, JSON output as
+ * output_config.format. Parameters the Messages API has no place for are
+ * refused with CAPABILITY_MISMATCH, so the chain falls back.
  */
 import {
   ResponseFormatType,
   Role,
+  ServiceTier,
   ToolChoiceMode,
   type CompleteRequest,
   type Message,
@@ -50,7 +52,22 @@ export function anthropicBody(req: CompleteRequest, model: string, maxTokens: nu
   }
   const choice = toolChoice(req);
   if (choice) body["tool_choice"] = choice;
-  if (req.user) body["metadata"] = { user_id: req.user };
+  // Metadata { user_id } is Anthropic's end-user identifier (SDK
+  // messages.d.ts Metadata); safety_identifier is OpenAI's successor to user.
+  const userId = req.safetyIdentifier || req.user;
+  if (userId) body["metadata"] = { user_id: userId };
+  // service_tier?: 'auto' | 'standard_only': OpenAI's auto and default map
+  // to them; the tiers without a counterpart are refused in refuseUnsupported.
+  if (req.serviceTier === ServiceTier.AUTO) body["service_tier"] = "auto";
+  if (req.serviceTier === ServiceTier.DEFAULT) body["service_tier"] = "standard_only";
+  // Structured outputs: OutputConfig.format is a JSONOutputFormat
+  // { type: "json_schema", schema } (SDK messages.d.ts); JSON mode has no
+  // schema of its own, so it asks for any object.
+  const rf = req.responseFormat;
+  if (rf?.type === ResponseFormatType.JSON_SCHEMA) body["output_config"] = { format: { type: "json_schema", schema: rf.jsonSchema?.schema ?? { type: "object" } } };
+  if (rf?.type === ResponseFormatType.JSON_OBJECT) body["output_config"] = { format: { type: "json_schema", schema: { type: "object", additionalProperties: true } } };
+  // prompt_cache_key, prompt_cache_retention, store and metadata are hints
+  // with no effect on the answer and no Messages counterpart: not sent.
   return extra ? { ...body, ...extra } : body;
 }
 
@@ -61,8 +78,11 @@ function refuseUnsupported(req: CompleteRequest, model: string): void {
   if (s?.presencePenalty !== undefined) refused.push("presence_penalty");
   if (s?.frequencyPenalty !== undefined) refused.push("frequency_penalty");
   if (s?.reasoningEffort) refused.push("reasoning_effort");
-  const rf = req.responseFormat?.type;
-  if (rf === ResponseFormatType.JSON_OBJECT || rf === ResponseFormatType.JSON_SCHEMA) refused.push("response_format (JSON output)");
+  // These change the answer and have no Messages counterpart.
+  if (s?.verbosity) refused.push("verbosity");
+  if (req.serviceTier !== ServiceTier.UNSPECIFIED && req.serviceTier !== ServiceTier.AUTO && req.serviceTier !== ServiceTier.DEFAULT) {
+    refused.push(`service_tier ${ServiceTier[req.serviceTier]?.toLowerCase() ?? req.serviceTier}`);
+  }
   if (refused.length > 0) {
     throw new GatewayError("CAPABILITY_MISMATCH", `${model} (Anthropic Messages) does not support ${refused.join(", ")}`);
   }

@@ -50,11 +50,13 @@ const openai = (context: number, maxOutput: number, price: CatalogRow["price"], 
   price,
 });
 
-const claude = (maxOutput: number, price: CatalogRow["price"], sampling: readonly string[] = ANTHROPIC): CatalogRow => ({
+// Structured outputs (output_config.format) are served by Claude Opus 4.1,
+// Sonnet 4.5, Haiku 4.5 and later (platform.claude.com structured-outputs).
+const claude = (maxOutput: number, price: CatalogRow["price"], sampling: readonly string[] = ANTHROPIC, structured = false): CatalogRow => ({
   tools: true,
   parallel: true,
-  jsonMode: false,
-  jsonSchema: false,
+  jsonMode: structured,
+  jsonSchema: structured,
   vision: true,
   streaming: true,
   context: 200_000,
@@ -109,11 +111,11 @@ export const CATALOG: Readonly<Record<string, CatalogRow>> = {
   o3: openai(200_000, 100_000, [2, 0.5, 8], true),
   "o4-mini": openai(200_000, 100_000, [1.1, 0.275, 4.4], true),
   // Anthropic
-  "claude-opus-4-1": claude(32_000, [15, 1.5, 75], ANTHROPIC_NEW),
+  "claude-opus-4-1": claude(32_000, [15, 1.5, 75], ANTHROPIC_NEW, true),
   "claude-opus-4": claude(32_000, [15, 1.5, 75]),
-  "claude-sonnet-4-5": claude(64_000, [3, 0.3, 15], ANTHROPIC_NEW),
+  "claude-sonnet-4-5": claude(64_000, [3, 0.3, 15], ANTHROPIC_NEW, true),
   "claude-sonnet-4": claude(64_000, [3, 0.3, 15]),
-  "claude-haiku-4-5": claude(64_000, [1, 0.1, 5], ANTHROPIC_NEW),
+  "claude-haiku-4-5": claude(64_000, [1, 0.1, 5], ANTHROPIC_NEW, true),
   "claude-3-5-haiku": claude(8_192, [0.8, 0.08, 4]),
   // Google
   "gemini-2.5-pro": gemini(65_536, [1.25, 0.31, 10]),

@@ -8,6 +8,7 @@ import {
   ReasoningEffort,
   ResponseFormatType,
   Role,
+  ServiceTier,
   ToolChoiceMode,
   type CompleteRequest,
   type Message,
@@ -19,23 +20,42 @@ import { parseDataUrl } from "./media.ts";
 type Json = Record<string, unknown>;
 
 const THINKING_BUDGET: Record<number, number> = {
+  [ReasoningEffort.NONE]: 0,
   [ReasoningEffort.MINIMAL]: 0,
   [ReasoningEffort.LOW]: 1024,
   [ReasoningEffort.MEDIUM]: 8192,
   [ReasoningEffort.HIGH]: 24576,
 };
 
+/** The largest thinkingBudget (ai.google.dev/gemini-api/docs/thinking): xhigh asks for it. */
+function maxBudget(model: string): number {
+  return model.includes("2.5-pro") ? 32768 : 24576;
+}
+
 /** Builds the generateContent body. */
 export function geminiBody(req: CompleteRequest, model: string, extra?: Json): Json {
   if (req.parallelToolCalls === false && req.tools.length > 0) {
     throw new GatewayError("CAPABILITY_MISMATCH", `${model} (Gemini) cannot be limited to one tool call per turn (parallel_tool_calls: false)`);
   }
+  // What changes the answer and has no Gemini counterpart sets the target
+  // aside; the cache and storage hints (prompt_cache_key, retention, store,
+  // metadata, safety_identifier, user) do not change it and are not sent.
+  if (req.sampling?.verbosity) throw new GatewayError("CAPABILITY_MISMATCH", `${model} (Gemini) has no verbosity setting`);
+  if (req.serviceTier !== ServiceTier.UNSPECIFIED && req.serviceTier !== ServiceTier.AUTO && req.serviceTier !== ServiceTier.DEFAULT) {
+    throw new GatewayError("CAPABILITY_MISMATCH", `${model} (Gemini) has no ${ServiceTier[req.serviceTier]?.toLowerCase() ?? "such"} service tier`);
+  }
+  if (req.sampling?.reasoningEffort === ReasoningEffort.NONE && model.includes("2.5-pro")) {
+    throw new GatewayError("CAPABILITY_MISMATCH", `${model} cannot turn thinking off (reasoning_effort: none)`);
+  }
   const system = req.messages.filter((m) => m.role === Role.SYSTEM || m.role === Role.DEVELOPER).map((m) => textOf(m.content)).join("\n\n");
   // Gemini answers a function call by name; the canonical request by call ID.
+  // The map grows as the conversation is read, so a result resolves to the
+  // latest call with its ID before it, even where an older client reused IDs
+  // across turns.
   const callNames = new Map<string, string>();
-  for (const m of req.messages) for (const c of m.toolCalls) callNames.set(c.id, c.name);
   const contents: { role: string; parts: Json[] }[] = [];
   req.messages.forEach((m, i) => {
+    for (const c of m.toolCalls) callNames.set(c.id, c.name);
     if (m.role === Role.SYSTEM || m.role === Role.DEVELOPER) return;
     const role = m.role === Role.ASSISTANT ? "model" : "user";
     const parts = messageParts(m, i, callNames);
@@ -74,7 +94,7 @@ export function geminiBody(req: CompleteRequest, model: string, extra?: Json): J
   if (s?.seed !== undefined) gen["seed"] = Number(s.seed);
   if (s?.presencePenalty !== undefined) gen["presencePenalty"] = s.presencePenalty;
   if (s?.frequencyPenalty !== undefined) gen["frequencyPenalty"] = s.frequencyPenalty;
-  if (s?.reasoningEffort) gen["thinkingConfig"] = { thinkingBudget: THINKING_BUDGET[s.reasoningEffort] };
+  if (s?.reasoningEffort) gen["thinkingConfig"] = { thinkingBudget: s.reasoningEffort === ReasoningEffort.XHIGH ? maxBudget(model) : THINKING_BUDGET[s.reasoningEffort] };
   const rf = req.responseFormat;
   if (rf?.type === ResponseFormatType.JSON_OBJECT) gen["responseMimeType"] = "application/json";
   if (rf?.type === ResponseFormatType.JSON_SCHEMA) {
@@ -85,6 +105,33 @@ export function geminiBody(req: CompleteRequest, model: string, extra?: Json): J
   return extra ? { ...body, ...extra } : body;
 }
 
+
+/** Image types by file extension, for the ones Gemini reads (ai.google.dev/gemini-api/docs/image-understanding). */
+const IMAGE_TYPES: Record<string, string> = {
+  png: "image/png",
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  webp: "image/webp",
+  heic: "image/heic",
+  heif: "image/heif",
+  gif: "image/gif",
+};
+
+/**
+ * An https image's type from its URL's extension, or undefined: then
+ * mimeType is left out (FileData.mimeType is optional in the Gemini API,
+ * ai.google.dev/api/caching#FileData) rather than guessed as JPEG.
+ */
+function imageTypeOf(url: string): string | undefined {
+  let path: string;
+  try {
+    path = new URL(url).pathname;
+  } catch {
+    return undefined;
+  }
+  const ext = /\.([A-Za-z0-9]+)$/.exec(path)?.[1]?.toLowerCase();
+  return ext !== undefined && Object.hasOwn(IMAGE_TYPES, ext) ? IMAGE_TYPES[ext] : undefined;
+}
 
 function messageParts(m: Message, i: number, callNames: ReadonlyMap<string, string>): Json[] {
   if (m.role === Role.TOOL) {
@@ -114,7 +161,10 @@ function messageParts(m: Message, i: number, callNames: ReadonlyMap<string, stri
         const url = img.source.value ?? "";
         const inline = parseDataUrl(url);
         if (inline) parts.push({ inlineData: { mimeType: inline.mediaType, data: inline.base64 } });
-        else if (/^https?:\/\//.test(url)) parts.push({ fileData: { mimeType: img.mediaType || "image/jpeg", fileUri: url } });
+        else if (/^https?:\/\//.test(url)) {
+          const mimeType = img.mediaType || imageTypeOf(url);
+          parts.push({ fileData: { ...(mimeType ? { mimeType } : {}), fileUri: url } });
+        }
         else throw invalidRequest(`messages[${i}].content[${j}].image.url`, "must be an http(s) or base64 data: URL");
       }
     }

@@ -5,6 +5,7 @@
  * promptFeedback.blockReason for a blocked prompt. Errors are
  * `{"error": {code, message, status, details}}`.
  */
+import { randomBytes } from "node:crypto";
 import { FinishReason, type TargetRef, type Usage } from "../../gen/detour/v1/result_pb.js";
 import { GatewayError } from "../errors.ts";
 import { arr, num, obj, str, type Obj } from "./json.ts";
@@ -22,6 +23,16 @@ const FILTERED = new Set(["SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTE
  * 400 INVALID_ARGUMENT with reason API_KEY_INVALID, not a 401.
  */
 const AUTH_REASONS = new Set(["SERVICE_DISABLED", "ACCESS_TOKEN_EXPIRED", "ACCESS_TOKEN_SCOPE_INSUFFICIENT", "ACCESS_TOKEN_TYPE_UNSUPPORTED", "CONSUMER_INVALID", "CONSUMER_SUSPENDED", "USER_PROJECT_DENIED"]);
+
+/**
+ * A call ID for a functionCall that carries none. Gemini answers calls by
+ * name, but callers (and the next target after a fallback) match results to
+ * calls by ID, so the ID must be unique within the conversation: a counter
+ * would give every turn's first call the same one.
+ */
+function newCallId(): string {
+  return `call_${randomBytes(12).toString("base64url")}`;
+}
 
 /** Reads Gemini's error JSON, including RetryInfo and ErrorInfo details. */
 export function geminiVendorError(status: number, body: Obj): VendorError {
@@ -84,7 +95,7 @@ function createReader(hop: TargetRef) {
         const fc = obj(part["functionCall"]);
         if (fc) {
           const index = calls++;
-          yield { type: "tool_call", index, id: str(fc, "id") ?? `call_${index}`, name: str(fc, "name") ?? "", arguments: JSON.stringify(fc["args"] ?? {}) };
+          yield { type: "tool_call", index, id: str(fc, "id") || newCallId(), name: str(fc, "name") ?? "", arguments: JSON.stringify(fc["args"] ?? {}) };
         }
       }
       const reason = str(cand, "finishReason");

@@ -15,16 +15,16 @@ import type { Provider, ProviderCall, ProviderEvent } from "./types.ts";
 import { isJsonResponse, postOrThrow, readJson, sseEvents } from "./upstream-call.ts";
 import { createSecretSet, headerSecrets } from "../upstream-text.ts";
 import { newTargetRef } from "../literals.ts";
-import { VENDOR_BASES } from "./vendor-bases.ts";
+import { geminiBase, VENDOR_BASES } from "./vendor-bases.ts";
 import { geminiModelPath } from "./model-path.ts";
 
 /** The public Gemini API. */
-const GEMINI_BASE_URL = VENDOR_BASES.gemini;
+const GEMINI_BASE_URL = geminiBase(VENDOR_BASES.gemini);
 
 /** Builds a Gemini provider. */
 export function createGeminiProvider(pc: ProviderConfig, cfg: GeminiProvider, deps: HttpProviderDeps = {}): Provider {
   const name = pc.name;
-  const base = (cfg.baseUrl || GEMINI_BASE_URL).replace(/\/+$/, "");
+  const base = geminiBase(cfg.baseUrl || GEMINI_BASE_URL);
   const key = resolveKey(name, cfg.apiKey, base === GEMINI_BASE_URL ? ["GEMINI_API_KEY", "GOOGLE_API_KEY"] : [], deps.env);
   const http = deps.http ?? createUpstreamHttp(pc.upstream);
   const catalog = createModelCatalog(pc.models, base === GEMINI_BASE_URL ? VENDOR_MODELS.gemini : []);

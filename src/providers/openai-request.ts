@@ -5,7 +5,10 @@
  */
 import {
   ImageDetail,
+  PromptCacheRetention,
   ReasoningEffort,
+  ServiceTier,
+  Verbosity,
   ResponseFormatType,
   Role,
   ToolChoiceMode,
@@ -26,11 +29,26 @@ export interface OpenAIFlavor {
 type Json = Record<string, unknown>;
 
 const EFFORT: Record<number, string> = {
+  [ReasoningEffort.NONE]: "none",
+  [ReasoningEffort.XHIGH]: "xhigh",
   [ReasoningEffort.MINIMAL]: "minimal",
   [ReasoningEffort.LOW]: "low",
   [ReasoningEffort.MEDIUM]: "medium",
   [ReasoningEffort.HIGH]: "high",
 };
+
+const VERBOSITY: Record<number, string> = { [Verbosity.LOW]: "low", [Verbosity.MEDIUM]: "medium", [Verbosity.HIGH]: "high" };
+
+const TIER: Record<number, string> = {
+  [ServiceTier.AUTO]: "auto",
+  [ServiceTier.DEFAULT]: "default",
+  [ServiceTier.FLEX]: "flex",
+  [ServiceTier.SCALE]: "scale",
+  [ServiceTier.PRIORITY]: "priority",
+  [ServiceTier.FAST]: "fast",
+};
+
+const RETENTION: Record<number, string> = { [PromptCacheRetention.IN_MEMORY]: "in_memory", [PromptCacheRetention.EXTENDED]: "24h" };
 
 const TOOL_CHOICE: Record<number, string> = {
   [ToolChoiceMode.AUTO]: "auto",
@@ -95,8 +113,19 @@ export function openaiBody(req: CompleteRequest, model: string, flavor: OpenAIFl
     if (s.topK !== undefined) body["top_k"] = s.topK;
     const effort = EFFORT[s.reasoningEffort];
     if (effort) body["reasoning_effort"] = effort;
+    const verbosity = VERBOSITY[s.verbosity];
+    if (verbosity) body["verbosity"] = verbosity;
   }
+  // The family's request hints, as the caller sent them.
   if (req.user) body["user"] = req.user;
+  if (req.safetyIdentifier) body["safety_identifier"] = req.safetyIdentifier;
+  if (req.promptCacheKey) body["prompt_cache_key"] = req.promptCacheKey;
+  const retention = RETENTION[req.promptCacheRetention];
+  if (retention) body["prompt_cache_retention"] = retention;
+  const tier = TIER[req.serviceTier];
+  if (tier) body["service_tier"] = tier;
+  if (req.store !== undefined) body["store"] = req.store;
+  if (Object.keys(req.metadata).length > 0) body["metadata"] = req.metadata;
   return extra ? { ...body, ...extra } : body;
 }
 

@@ -63,11 +63,21 @@ function malformed(hop: TargetRef, what: string): GatewayError {
 }
 
 /**
+ * An answer with tool calls finishes as TOOL_CALLS on every vendor: OpenAI
+ * says "stop" when tool_choice named the function (WIRE-NOTES), while the
+ * others say tool_calls / tool_use, and callers loop on TOOL_CALLS.
+ */
+function settled(finish: FinishReason, calls: boolean): FinishReason {
+  return finish === FinishReason.STOP && calls ? FinishReason.TOOL_CALLS : finish;
+}
+
+/**
  * Turns the SSE stream of chunks into events, a batch per batch of chunks;
  * throws if it ends before a finish (after the events decoded before it).
  */
 export async function* chunkEvents(events: AsyncIterable<readonly SseEvent[]>, hop: TargetRef, provider: string, scrub: Scrub): AsyncGenerator<ProviderEvent[]> {
   let finish: FinishReason | undefined;
+  let calls = false;
   let out: ProviderEvent[] = [];
   const slot = new TextSlot(plainText);
   try {
@@ -81,6 +91,7 @@ export async function* chunkEvents(events: AsyncIterable<readonly SseEvent[]>, h
         }
         const n = out.length;
         finish = chunkInto(out, ev.data, hop, provider, scrub) ?? finish;
+        if (!calls) calls = out.slice(n).some((e) => e.type === "tool_call");
         const only = out.length === n + 1 ? out[n] : undefined;
         if (only?.type === "text") slot.learn(ev.data, only.text);
       }
@@ -96,7 +107,7 @@ export async function* chunkEvents(events: AsyncIterable<readonly SseEvent[]>, h
     if (out.length > 0) yield out;
     throw e;
   }
-  out.push({ type: "finish", reason: finish });
+  out.push({ type: "finish", reason: settled(finish, calls) });
   yield out;
 }
 
@@ -174,5 +185,5 @@ export function* completionEvents(body: Obj, hop: TargetRef): Generator<Provider
   }
   const usage = obj(body["usage"]);
   if (usage) yield { type: "usage", usage: openaiUsage(usage) };
-  yield { type: "finish", reason: finishReason(choice["finish_reason"]) ?? FinishReason.STOP };
+  yield { type: "finish", reason: settled(finishReason(choice["finish_reason"]) ?? FinishReason.STOP, arr(msg["tool_calls"]).length > 0) };
 }

@@ -1,10 +1,10 @@
 /**
  * The OpenAI Chat Completions adapter. It also serves the compatible family
  * (Mistral, DeepSeek, Groq, Together, Fireworks, xAI, OpenRouter, Ollama,
- * vLLM, LM Studio, …) by base URL, and Azure OpenAI by deployment URL,
- * api-version and the api-key header.
+ * vLLM, LM Studio, …) with dialect: compatible, and Azure OpenAI by
+ * deployment URL, api-version and the api-key header.
  */
-import type { OpenAiProvider, ProviderConfig } from "../../gen/detour/v1/config_pb.js";
+import { OpenAiDialect, type OpenAiProvider, type ProviderConfig } from "../../gen/detour/v1/config_pb.js";
 import { createModelCatalog } from "./catalog.ts";
 import { VENDOR_MODELS } from "./catalog-data.ts";
 import { createUpstreamHttp, type UpstreamHttp } from "./http.ts";
@@ -53,12 +53,17 @@ export function createOpenAIProvider(pc: ProviderConfig, cfg: OpenAiProvider, de
   const key = resolveKey(name, cfg.apiKey, official ? ["OPENAI_API_KEY"] : [], deps.env);
   const http = deps.http ?? createUpstreamHttp(pc.upstream);
   const catalog = createModelCatalog(pc.models, official ? VENDOR_MODELS.openai : []);
+  // The dialect is configuration, never inferred from base_url: a corporate
+  // proxy in front of OpenAI must keep OpenAI's shape (its reasoning models
+  // refuse max_tokens). Unset means openai, or azure with `azure:` set.
+  const dialect = cfg.dialect || (azure ? OpenAiDialect.OPENAI_DIALECT_AZURE : OpenAiDialect.OPENAI_DIALECT_OPENAI);
+  const compatible = dialect === OpenAiDialect.OPENAI_DIALECT_COMPATIBLE;
   const flavor: OpenAIFlavor = {
     maxTokensField: cfg.maxTokensField === "max_tokens" || cfg.maxTokensField === "max_completion_tokens"
       ? cfg.maxTokensField
-      : official || azure ? "max_completion_tokens" : "max_tokens",
+      : compatible ? "max_tokens" : "max_completion_tokens",
     streamUsage: cfg.streamUsage ?? true,
-    developerRole: cfg.developerRole ?? (official || azure !== undefined),
+    developerRole: cfg.developerRole ?? !compatible,
   };
   const headers: Record<string, string> = { ...cfg.headers };
   if (key) {

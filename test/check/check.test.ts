@@ -27,7 +27,7 @@ providers:
     anthropic: { base_url: "${anthropic.url}" }
 routes:
   - name: prod
-    targets: [{ model: oai/good }, { model: oai/sloppy }, { model: claude/claude-haiku-4-5 }]
+    targets: [{ model: oai/good }, { model: oai/sloppy }, { model: claude/claude-sonnet-4 }]
 `,
     );
     await writeFile(
@@ -53,7 +53,7 @@ routes:
     assert.equal(lines[0], "route prod: 1 of 3 targets honour the request");
     assert.match(lines[2] ?? "", /^oai\/good\s+✓ honoured\s+\d+ms\s+\d+ms\s+finish stop, price unknown \(add pricing: under providers\[\]\.models\[\]\), no tool call, valid JSON$/, "a model without a price is said to be one");
     assert.match(lines[3] ?? "", /^oai\/sloppy\s+✗ answered wrongly\s+.*output is not JSON$/);
-    assert.match(lines[4] ?? "", /^claude\/claude-haiku-4-5\s+✗ set aside\s+-\s+-\s+claude\/claude-haiku-4-5 does not support JSON schema output$/);
+    assert.match(lines[4] ?? "", /^claude\/claude-sonnet-4\s+✗ set aside\s+-\s+-\s+claude\/claude-sonnet-4 does not support JSON schema output$/);
     assert.equal(anthropic.requests.length, 0, "a set-aside target is not called");
     assert.ok(openai.requests.every((r) => Array.isArray(r.body["tools"]) && r.body["response_format"] !== undefined), "the probe carried the production parameters");
   });

@@ -64,3 +64,56 @@ describe("the Anthropic fake, driven by the official @anthropic-ai/sdk", () => {
     await assert.rejects(stream.finalMessage(), (e: unknown) => e instanceof Anthropic.APIError && /overloaded/i.test(String((e as Error).message)));
   });
 });
+
+describe("the Anthropic fake refuses what the API refuses, through the SDK", () => {
+  let fake: VendorFake;
+  let client: Anthropic;
+  before(async () => {
+    fake = await startAnthropicFake();
+    client = new Anthropic({ apiKey: "sk-ant-test", baseURL: fake.url, maxRetries: 0 });
+  });
+  after(() => fake.close());
+
+  test("temperature under the version the SDK sends (2026-10-21): 400 invalid_request_error", async () => {
+    // MessageCreateParamsBase (SDK 1.13) has no temperature; sent as an extra body field.
+    const params = { model: "claude-haiku-4-5", max_tokens: 10, messages: [{ role: "user" as const, content: "x" }], temperature: 0.5 };
+    const err = await client.messages.create(params).catch((e: unknown) => e);
+    assert.ok(err instanceof Anthropic.BadRequestError, String(err));
+    assert.match(err.message, /temperature: Extra inputs are not permitted/);
+    assert.equal(fake.requests.at(-1)?.headers["anthropic-version"], "2026-10-21");
+  });
+
+  test("a tool_result whose tool_use is not in the previous message, and repeated tool_use ids: 400", async () => {
+    const use = (id: string) => ({ role: "assistant" as const, content: [{ type: "tool_use" as const, id, name: "f", input: {} }] });
+    const result = (id: string) => ({ role: "user" as const, content: [{ type: "tool_result" as const, tool_use_id: id, content: "ok" }] });
+    const base = { model: "claude-haiku-4-5", max_tokens: 10 };
+    const unmatched = await client.messages.create({ ...base, messages: [{ role: "user", content: "x" }, use("a"), result("b")] }).catch((e: unknown) => e);
+    assert.ok(unmatched instanceof Anthropic.BadRequestError && /corresponding `tool_use` block/.test(unmatched.message), String(unmatched));
+    const repeated = await client.messages.create({ ...base, messages: [{ role: "user", content: "x" }, use("a"), result("a"), use("a"), result("a")] }).catch((e: unknown) => e);
+    assert.ok(repeated instanceof Anthropic.BadRequestError && /ids must be unique/.test(repeated.message), String(repeated));
+    fake.enqueue({ kind: "text", text: "fine" });
+    const ok = await client.messages.create({ ...base, messages: [{ role: "user", content: "x" }, use("a"), result("a"), use("b"), result("b")] });
+    assert.equal(ok.stop_reason, "end_turn");
+  });
+
+  test("output_config.format must be a JSONOutputFormat ({type: 'json_schema', schema})", async () => {
+    fake.enqueue({ kind: "text", text: "{}" });
+    const base = { model: "claude-haiku-4-5", max_tokens: 10, messages: [{ role: "user" as const, content: "x" }] };
+    await client.messages.create({ ...base, output_config: { format: { type: "json_schema", schema: { type: "object" } } } });
+    const bad = { ...base, output_config: { format: { type: "json_object" } } } as unknown as Anthropic.MessageCreateParamsNonStreaming;
+    const err = await client.messages.create(bad).catch((e: unknown) => e);
+    assert.ok(err instanceof Anthropic.BadRequestError, String(err));
+  });
+});
+
+test("the Anthropic fake: a base URL with /v1 doubles the path, which the API answers 404", async () => {
+  const fake = await startAnthropicFake();
+  try {
+    // ClientOptions.baseURL is the host; the SDK adds /v1/messages (client.d.ts, resources/messages).
+    const client = new Anthropic({ apiKey: "k", baseURL: `${fake.url}/v1`, maxRetries: 0 });
+    const err = await client.messages.create({ model: "m", max_tokens: 5, messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
+    assert.ok(err instanceof Anthropic.NotFoundError, String(err));
+  } finally {
+    await fake.close();
+  }
+});

@@ -5,7 +5,9 @@
  * content_block_stop, message_delta with stop_reason and output usage,
  * message_stop), `event: error` mid-stream, and the
  * `{"type":"error","error":{type,message}}` bodies (529 overloaded_error).
+ * It refuses what the real API refuses (anthropic-rules.ts) with a 400.
  */
+import { anthropicRefusal } from "./anthropic-rules.js";
 import { pieces, startFake, words, type FakeReply, type FakeUsage, type Rendered, type RecordedRequest, type VendorFake } from "./vendor-fake.js";
 
 const TYPE_OF_STATUS: Record<number, string> = {
@@ -69,5 +71,15 @@ export function startAnthropicFake(): Promise<VendorFake> {
     streaming: (req) => req.body["stream"] === true,
     render,
     malformedFrame: "event: content_block_delta\ndata: {not json\n\n",
+    reject(req) {
+      // The API serves /v1/messages at the host's root: a doubled /v1 is a 404.
+      if (req.method === "POST" && req.path !== "/v1/messages") {
+        return { kind: "json", status: 404, body: { type: "error", error: { type: "not_found_error", message: `Not Found: ${req.path}` }, request_id: "req_fake" } };
+      }
+      const message = anthropicRefusal(req);
+      if (message === undefined) return undefined;
+      const body = { type: "error", error: { type: "invalid_request_error", message }, request_id: "req_fake" };
+      return { kind: "json", status: 400, body, headers: { "request-id": "req_fake" } };
+    },
   });
 }

@@ -53,3 +53,42 @@ describe("the Gemini fake, driven by the official @google/genai SDK", () => {
     }
   });
 });
+
+describe("the Gemini fake refuses what the API refuses, through @google/genai", () => {
+  let fake: VendorFake;
+  let ai: GoogleGenAI;
+  before(async () => {
+    fake = await startGeminiFake();
+    ai = new GoogleGenAI({ apiKey: "AIza-test-key", httpOptions: { baseUrl: fake.url } });
+  });
+  after(() => fake.close());
+
+  test("a function turn answered by the wrong number of functionResponse parts: 400 INVALID_ARGUMENT", async () => {
+    // Content/Part/FunctionCall/FunctionResponse as in genai.d.ts.
+    const contents = [
+      { role: "user", parts: [{ text: "weather and time?" }] },
+      { role: "model", parts: [{ functionCall: { name: "get_weather", args: {} } }, { functionCall: { name: "get_time", args: {} } }] },
+      { role: "user", parts: [{ functionResponse: { name: "get_weather", response: { sky: "sunny" } } }] },
+    ];
+    const err = await ai.models.generateContent({ model: "gemini-2.5-flash", contents }).catch((e: unknown) => e);
+    assert.ok(err instanceof ApiError && err.status === 400, String(err));
+    fake.enqueue({ kind: "text", text: "ok" });
+    const both = [...contents.slice(0, 2), { role: "user", parts: [{ functionResponse: { name: "get_weather", response: {} } }, { functionResponse: { name: "get_time", response: {} } }] }];
+    assert.equal((await ai.models.generateContent({ model: "gemini-2.5-flash", contents: both })).text, "ok");
+  });
+
+  test("thinkingBudget: 0 on 2.5 Pro and a budget over the model's largest are refused", async () => {
+    // ThinkingConfig.thinkingBudget (genai.d.ts); limits from ai.google.dev/gemini-api/docs/thinking.
+    for (const [model, thinkingBudget] of [["gemini-2.5-pro", 0], ["gemini-2.5-flash", 30000]] as const) {
+      const err = await ai.models.generateContent({ model, contents: "x", config: { thinkingConfig: { thinkingBudget } } }).catch((e: unknown) => e);
+      assert.ok(err instanceof ApiError && err.status === 400, `${model} ${thinkingBudget}: ${String(err)}`);
+    }
+    fake.enqueue({ kind: "text", text: "ok" });
+    assert.equal((await ai.models.generateContent({ model: "gemini-2.5-flash", contents: "x", config: { thinkingConfig: { thinkingBudget: 24576 } } })).text, "ok");
+  });
+
+  test("a path without an API version is a 404", async () => {
+    const res = await fetch(`${fake.url}/models/gemini-2.5-flash:generateContent`, { method: "POST", body: "{}" });
+    assert.equal(res.status, 404);
+  });
+});

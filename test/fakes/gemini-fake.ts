@@ -3,7 +3,8 @@
  * framed with "\r\n\r\n" as the real API does, candidates with text and
  * whole functionCall parts, finishReason, usageMetadata totals that grow on
  * every chunk, promptFeedback.blockReason for a blocked prompt, and the
- * `{"error": {code, message, status, details}}` bodies.
+ * `{"error": {code, message, status, details}}` bodies. It refuses with a
+ * 400 INVALID_ARGUMENT what the real API refuses (refusal() below).
  */
 import { startFake, words, type FakeReply, type FakeUsage, type Rendered, type RecordedRequest, type VendorFake } from "./vendor-fake.js";
 
@@ -51,7 +52,8 @@ function render(req: RecordedRequest, reply: FakeReply, streaming: boolean): Ren
     responseId: "resp_fake",
   });
   if (reply.kind === "tool_calls") {
-    const parts = reply.calls.map((c) => ({ functionCall: { name: c.name, args: JSON.parse(c.arguments) as unknown } }));
+    // FunctionCall.id is optional (genai.d.ts FunctionCall): sent only when the script gives one.
+    const parts = reply.calls.map((c) => ({ functionCall: { ...(c.id ? { id: c.id } : {}), name: c.name, args: JSON.parse(c.arguments) as unknown } }));
     const body = response(parts, true, u.output);
     return streaming ? { kind: "sse", frames: [`data: ${JSON.stringify(body)}\r\n\r\n`] } : { kind: "json", status: 200, body };
   }
@@ -65,11 +67,58 @@ function render(req: RecordedRequest, reply: FakeReply, streaming: boolean): Ren
   return { kind: "sse", frames };
 }
 
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+const partsOf = (c: unknown): Obj[] => (isObj(c) && Array.isArray(c["parts"]) ? (c["parts"] as unknown[]).filter(isObj) : []);
+
+/** The largest thinkingBudget per model family (ai.google.dev/gemini-api/docs/thinking, "Set budget"). */
+const MAX_BUDGET: [RegExp, number][] = [[/gemini-2\.5-pro/, 32768], [/gemini-2\.5-flash/, 24576]];
+
+/** Why the real API would refuse this request, or undefined. */
+function refusal(req: RecordedRequest): string | undefined {
+  const contents = Array.isArray(req.body["contents"]) ? (req.body["contents"] as unknown[]) : [];
+  let calls = 0;
+  for (const c of contents) {
+    const parts = partsOf(c);
+    const responses = parts.filter((p) => p["functionResponse"] !== undefined).length;
+    // The API's own message for a function turn answered by the wrong number of parts.
+    if (responses > 0 && responses !== calls) {
+      return "Please ensure that the number of function response parts is equal to the number of function call parts of the function call turn.";
+    }
+    calls = parts.filter((p) => p["functionCall"] !== undefined).length;
+    for (const p of parts) {
+      // FileData { fileUri (required), mimeType (optional in the Gemini API: ai.google.dev/api/caching#FileData) }: when set, a real IANA type.
+      const fd = p["fileData"];
+      if (isObj(fd) && fd["mimeType"] !== undefined && !/^[a-z]+\/[a-z0-9.+-]+$/.test(String(fd["mimeType"]))) {
+        return `Invalid value at 'contents.parts.file_data.mime_type' (${String(fd["mimeType"])})`;
+      }
+    }
+  }
+  const gen = req.body["generationConfig"];
+  const budget = isObj(gen) && isObj(gen["thinkingConfig"]) ? gen["thinkingConfig"]["thinkingBudget"] : undefined;
+  if (typeof budget === "number") {
+    const model = /models\/([^:]+):/.exec(req.path)?.[1] ?? "";
+    // 2.5 Pro cannot turn thinking off (docs: "Cannot disable thinking").
+    if (budget === 0 && model.includes("gemini-2.5-pro")) return "Budget 0 is invalid. This model only works in thinking mode.";
+    const max = MAX_BUDGET.find(([re]) => re.test(model))?.[1];
+    if (max !== undefined && budget > max) return `The thinking budget ${budget} is invalid. Please choose a value between 0 and ${max}.`;
+  }
+  return undefined;
+}
+
 /** Starts a fake Gemini server; its API base URL is `url + "/v1beta"`. */
 export function startGeminiFake(): Promise<VendorFake> {
   return startFake({
     streaming: (req) => req.path.endsWith(":streamGenerateContent"),
     render,
     malformedFrame: 'data: {"candidates": [{"content": \r\n\r\n',
+    reject(req) {
+      // Only versioned paths exist (v1beta is @google/genai's default apiVersion); others are a 404.
+      if (!/^\/(v1|v1beta|v1alpha)\/models\/[^/]+:(generateContent|streamGenerateContent)$/.test(req.path)) {
+        return { kind: "json", status: 404, body: { error: { code: 404, message: `The requested URL ${req.path} was not found on this server.`, status: "NOT_FOUND" } } };
+      }
+      const message = refusal(req);
+      return message === undefined ? undefined : { kind: "json", status: 400, body: { error: { code: 400, message, status: "INVALID_ARGUMENT" } } };
+    },
   });
 }

@@ -111,3 +111,25 @@ describe("the OpenAI fake, driven by the official openai SDK", () => {
     assert.equal(page.data[0]?.id, "gpt-4o-mini");
   });
 });
+
+describe("the OpenAI fake refuses what the API refuses, through the openai SDK", () => {
+  test("max_tokens for a reasoning model: 400 unsupported_parameter naming max_tokens", async () => {
+    const fake = await startOpenAIFake();
+    const client = new OpenAI({ apiKey: "sk-test-fake", baseURL: `${fake.url}/v1`, maxRetries: 0 });
+    try {
+      // ChatCompletionCreateParamsBase.max_tokens (completions.d.ts): "not compatible with o-series models".
+      for (const model of ["o3", "o4-mini", "gpt-5", "gpt-5-mini"]) {
+        const err = await client.chat.completions.create({ model, max_tokens: 5, messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
+        assert.ok(err instanceof OpenAI.BadRequestError, `${model}: ${String(err)}`);
+        assert.equal(err.param, "max_tokens");
+        assert.equal(err.code, "unsupported_parameter");
+      }
+      const ok = await client.chat.completions.create({ model: "gpt-5", max_completion_tokens: 5, messages: [{ role: "user", content: "x" }] });
+      assert.equal(ok.choices[0]?.finish_reason, "stop");
+      const classic = await client.chat.completions.create({ model: "gpt-4o", max_tokens: 5, messages: [{ role: "user", content: "x" }] });
+      assert.equal(classic.object, "chat.completion");
+    } finally {
+      await fake.close();
+    }
+  });
+});

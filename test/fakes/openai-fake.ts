@@ -42,7 +42,9 @@ function render(req: RecordedRequest, reply: FakeReply, streaming: boolean): Ren
     return { kind: "json", status: reply.status, body, headers };
   }
   if (reply.kind !== "text" && reply.kind !== "tool_calls") return { kind: "none" };
-  const finish = reply.kind === "tool_calls" ? "tool_calls" : (reply.finish ?? "stop");
+  // A tool_choice naming one function ends with "stop", not "tool_calls" (WIRE-NOTES, recorded from the API).
+  const forced = typeof req.body["tool_choice"] === "object" && req.body["tool_choice"] !== null;
+  const finish = reply.kind === "tool_calls" ? (forced ? "stop" : "tool_calls") : (reply.finish ?? "stop");
   if (!streaming) {
     const message =
       reply.kind === "text"
@@ -79,12 +81,29 @@ function render(req: RecordedRequest, reply: FakeReply, streaming: boolean): Ren
   return { kind: "sse", frames };
 }
 
+/**
+ * Reasoning models refuse max_tokens ("not compatible with o-series models":
+ * openai SDK resources/chat/completions/completions.d.ts, max_tokens) with
+ * the API's unsupported_parameter error.
+ */
+const REASONING = /^(o1|o3|o4|gpt-5)(-|$)/;
+
+function refusal(req: RecordedRequest): Rendered | undefined {
+  if (req.method !== "POST" || !req.path.endsWith("/chat/completions")) return undefined;
+  if ("max_tokens" in req.body && REASONING.test(model(req))) {
+    const message = "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.";
+    return { kind: "json", status: 400, body: { error: { message, type: "invalid_request_error", param: "max_tokens", code: "unsupported_parameter" } }, headers: { "x-request-id": "req_fake" } };
+  }
+  return undefined;
+}
+
 /** Starts a fake OpenAI-compatible server; its base URL is `url + "/v1"`. */
 export function startOpenAIFake(): Promise<VendorFake> {
   return startFake({
     streaming: (req) => req.body["stream"] === true,
     render,
     malformedFrame: 'data: {"id": "chatcmpl-fake123", "choices": [{"delta": {"content": "oops"\n\n',
+    reject: refusal,
     route(req) {
       if (req.method === "GET" && req.path.endsWith("/models")) {
         return { kind: "json", status: 200, body: { object: "list", data: [{ id: "gpt-4o-mini", object: "model", created: 1, owned_by: "fake" }] } };

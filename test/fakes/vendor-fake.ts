@@ -58,6 +58,8 @@ export interface WireFormat {
   readonly malformedFrame: string;
   /** Answers requests the scripts do not cover (e.g. GET /v1/models), or undefined. */
   route?(req: RecordedRequest): Rendered | undefined;
+  /** The vendor's 400 for a request the real API refuses, or undefined; a refused request does not use up a scripted reply. */
+  reject?(req: RecordedRequest): Rendered | undefined;
 }
 
 /** A running fake. */
@@ -109,7 +111,7 @@ export async function startFake(wire: WireFormat): Promise<VendorFake> {
     const recorded: RecordedRequest = { method: req.method ?? "GET", path: url.pathname, query: url.searchParams, headers: req.headers, body: await readBody(req) };
     requests.push(recorded);
     requestWaiters.shift()?.(recorded);
-    const routed = wire.route?.(recorded);
+    const routed = wire.route?.(recorded) ?? wire.reject?.(recorded);
     if (routed) return write(res, routed, undefined);
     const reply = queue.shift() ?? fallback;
     const streaming = wire.streaming(recorded);

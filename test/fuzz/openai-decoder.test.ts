@@ -92,7 +92,10 @@ describe("OpenAI decoder properties", () => {
 
   const enums: [string, Path, readonly string[]][] = [
     ["messages[].role", ["messages", 0, "role"], ["system", "developer", "user", "assistant", "tool"]],
-    ["reasoning_effort", ["reasoning_effort"], ["minimal", "low", "medium", "high"]],
+    ["reasoning_effort", ["reasoning_effort"], ["none", "minimal", "low", "medium", "high", "xhigh"]],
+    ["verbosity", ["verbosity"], ["low", "medium", "high"]],
+    ["service_tier", ["service_tier"], ["auto", "default", "flex", "scale", "priority", "fast"]],
+    ["prompt_cache_retention", ["prompt_cache_retention"], ["in_memory", "24h"]],
     ["tool_choice", ["tool_choice"], ["auto", "none", "required"]],
     ["response_format.type", ["response_format", "type"], ["text", "json_object", "json_schema"]],
     ["content part type", ["messages", 0, "content", 0, "type"], ["text", "image_url"]],
@@ -110,7 +113,7 @@ describe("OpenAI decoder properties", () => {
         fc.property(unknownEnum(valid), (value) => {
           const e = decode(withValue(enumBase, path, value));
           assert.ok(e, `${JSON.stringify(value)} was accepted`);
-          assert.equal(e.field, path[0] === "tool_choice" || path[0] === "reasoning_effort" ? path[0] : fieldName(path));
+          assert.equal(e.field, path.length === 1 ? String(path[0]) : fieldName(path));
         }),
         { seed: SEED, numRuns: 100 },
       );
@@ -118,7 +121,7 @@ describe("OpenAI decoder properties", () => {
   }
 
   test("property: an unknown top-level parameter is refused naming it, whatever its name", () => {
-    const known = new Set(["model", "messages", "tools", "tool_choice", "parallel_tool_calls", "response_format", "stream", "stream_options", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "seed", "presence_penalty", "frequency_penalty", "user", "metadata", "n", "reasoning_effort", "modalities", "store", "prompt_cache_key", "service_tier", "safety_identifier", "logprobs", "top_logprobs", "logit_bias", "audio", "prediction", "web_search_options", "functions", "function_call"]);
+    const known = new Set(["model", "messages", "tools", "tool_choice", "parallel_tool_calls", "response_format", "stream", "stream_options", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "seed", "presence_penalty", "frequency_penalty", "user", "metadata", "n", "reasoning_effort", "modalities", "verbosity", "store", "prompt_cache_key", "prompt_cache_retention", "service_tier", "safety_identifier", "logprobs", "top_logprobs", "logit_bias", "audio", "prediction", "web_search_options", "functions", "function_call"]);
     fc.assert(
       fc.property(fc.oneof(fc.constantFrom(...TRAP_STRINGS), fc.string({ maxLength: 16 })).filter((k) => !known.has(k)), (key) => {
         // Through JSON.parse, as the handler does, so "__proto__" is an own key.

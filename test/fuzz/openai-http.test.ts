@@ -206,7 +206,7 @@ describe("OpenAI HTTP API with hostile bodies", () => {
 
   const enumCases: [string, (v: string) => object, readonly string[], string][] = [
     ["messages[0].role", (v) => ({ messages: [{ role: v, content: "hi" }] }), ["system", "developer", "user", "assistant", "tool"], "messages[0].role"],
-    ["reasoning_effort", (v) => ({ reasoning_effort: v }), ["minimal", "low", "medium", "high"], "reasoning_effort"],
+    ["reasoning_effort", (v) => ({ reasoning_effort: v }), ["none", "minimal", "low", "medium", "high", "xhigh"], "reasoning_effort"],
     ["tool_choice", (v) => ({ tool_choice: v }), ["auto", "none", "required"], "tool_choice"],
     ["response_format.type", (v) => ({ response_format: { type: v } }), ["text", "json_object", "json_schema"], "response_format.type"],
   ];

@@ -16,9 +16,9 @@ export interface Collected {
 }
 
 /** Calls `provider` and collects everything it yields. */
-export async function collect(provider: Provider, request: CompleteRequest, model: string, signal = new AbortController().signal): Promise<Collected> {
+export async function collect(provider: Provider, request: CompleteRequest, model: string, signal = new AbortController().signal, stream?: boolean): Promise<Collected> {
   const out: Collected = { events: [], text: "", calls: [], finish: undefined, usage: undefined };
-  for await (const batch of provider.stream({ request, model, signal, deadline: Date.now() + 10_000, requestId: "req-1" })) {
+  for await (const batch of provider.stream({ request, model, signal, deadline: Date.now() + 10_000, requestId: "req-1", ...(stream === undefined ? {} : { stream }) })) {
     assert.ok(batch.length > 0, "a batch is never empty");
     for (const ev of batch) {
       out.events.push(ev);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
-import { ResponseFormatType, Role, ToolChoiceMode } from "../../gen/detour/v1/chat_pb.js";
+import { ResponseFormatType, ServiceTier, Verbosity, Role, ToolChoiceMode } from "../../gen/detour/v1/chat_pb.js";
 import { ProviderConfigSchema, type AnthropicProvider } from "../../gen/detour/v1/config_pb.js";
 import { FinishReason } from "../../gen/detour/v1/result_pb.js";
 import { createAnthropicProvider } from "../../src/providers/anthropic.js";
@@ -69,7 +69,7 @@ describe("Anthropic adapter against the fake", () => {
     const req = userRequest("r", "x", {
       messages: [
         { role: Role.USER, content: [{ part: { case: "text", value: "see" } }, { part: { case: "image", value: { source: { case: "url", value: "data:image/png;base64,AQID" } } } }] },
-        { role: Role.ASSISTANT, content: [{ part: { case: "text", value: "calling" } }], toolCalls: [{ id: "toolu_1", name: "lookup", arguments: '{"q":"x"}' }] },
+        { role: Role.ASSISTANT, content: [{ part: { case: "text", value: "calling" } }], toolCalls: [{ id: "toolu_1", name: "lookup", arguments: '{"q":"x"}' }, { id: "toolu_2", name: "lookup", arguments: '{"q":"y"}' }] },
         { role: Role.TOOL, toolCallId: "toolu_1", content: [{ part: { case: "text", value: "42" } }] },
         { role: Role.TOOL, toolCallId: "toolu_2", content: [{ part: { case: "text", value: "43" } }] },
       ],
@@ -83,7 +83,7 @@ describe("Anthropic adapter against the fake", () => {
     const body = fake.requests.at(-1)?.body as Record<string, unknown>;
     assert.deepEqual(body["messages"], [
       { role: "user", content: [{ type: "text", text: "see" }, { type: "image", source: { type: "base64", media_type: "image/png", data: "AQID" } }] },
-      { role: "assistant", content: [{ type: "text", text: "calling" }, { type: "tool_use", id: "toolu_1", name: "lookup", input: { q: "x" } }] },
+      { role: "assistant", content: [{ type: "text", text: "calling" }, { type: "tool_use", id: "toolu_1", name: "lookup", input: { q: "x" } }, { type: "tool_use", id: "toolu_2", name: "lookup", input: { q: "y" } }] },
       {
         role: "user",
         content: [
@@ -115,14 +115,31 @@ describe("Anthropic adapter against the fake", () => {
     const before = fake.requests.length;
     for (const [extra, what] of [
       [{ sampling: { seed: 1n } }, "seed"],
-      [{ responseFormat: { type: ResponseFormatType.JSON_OBJECT } }, "response_format"],
       [{ sampling: { presencePenalty: 0.5 } }, "presence_penalty"],
+      [{ sampling: { verbosity: Verbosity.LOW } }, "verbosity"],
+      [{ serviceTier: ServiceTier.FLEX }, "service_tier flex"],
     ] as const) {
       const err = await failure(claude, userRequest("r", "x", extra), "claude-haiku-4-5");
       assert.equal(err.reason, "CAPABILITY_MISMATCH");
       assert.match(err.message, new RegExp(what));
     }
     assert.equal(fake.requests.length, before, "nothing was sent");
+  });
+
+  // OutputConfig.format: JSONOutputFormat { type: "json_schema", schema }
+  // (@anthropic-ai/sdk 1.13 resources/messages/messages.d.ts); the fake refuses any other shape.
+  test("JSON schema and JSON mode go out as output_config.format; service_tier and safety_identifier translate", async () => {
+    fake.enqueue({ kind: "text", text: '{"a":1}' }, { kind: "text", text: "{}" });
+    const schema = { type: "object", properties: { a: { type: "number" } } };
+    const got = await collect(claude, userRequest("r", "x", { responseFormat: { type: ResponseFormatType.JSON_SCHEMA, jsonSchema: { name: "s", schema } }, serviceTier: ServiceTier.DEFAULT, safetyIdentifier: "hash-1", user: "u" }), "claude-haiku-4-5");
+    assert.equal(got.text, '{"a":1}');
+    const body = fake.requests.at(-1)?.body as Record<string, unknown>;
+    assert.deepEqual(body["output_config"], { format: { type: "json_schema", schema } });
+    assert.equal(body["service_tier"], "standard_only");
+    assert.deepEqual(body["metadata"], { user_id: "hash-1" });
+    await collect(claude, userRequest("r", "x", { responseFormat: { type: ResponseFormatType.JSON_OBJECT } }), "claude-haiku-4-5");
+    assert.deepEqual((fake.requests.at(-1)?.body as Record<string, unknown>)["output_config"], { format: { type: "json_schema", schema: { type: "object", additionalProperties: true } } });
+    assert.equal(claude.describe("claude-sonnet-4-5")?.capabilities.jsonSchema, true, "the catalog knows Claude serves JSON schema");
   });
 
   test("errors: 529 overloaded, 429 with retry-after, auth, context length, mid-stream error event", async () => {

@@ -134,3 +134,31 @@ describe("Gemini adapter against the fake", () => {
     assert.equal(fake.requests.at(-1)?.path, "/v1beta/tunedModels/my-tuned_1.v2:streamGenerateContent");
   });
 });
+
+// FileData { fileUri, mimeType } — mimeType optional in the Gemini API
+// (ai.google.dev/api/caching#FileData; @google/genai genai.d.ts FileData).
+describe("Gemini https images", () => {
+  test("the type comes from the URL's extension, and is left out when unknown", async () => {
+    const fake = await startGeminiFake();
+    const pc = create(ProviderConfigSchema, { name: "g", kind: { case: "gemini", value: { baseUrl: fake.url } } });
+    const gemini = createGeminiProvider(pc, pc.kind.value as GeminiProvider, { env: {} });
+    const cases: [string, string | undefined][] = [
+      ["https://x.test/a.png", "image/png"],
+      ["https://x.test/a.JPG?size=2", "image/jpeg"],
+      ["https://x.test/a.webp", "image/webp"],
+      ["https://x.test/a.heic", "image/heic"],
+      ["https://x.test/photo", undefined],
+    ];
+    try {
+      for (const [url, type] of cases) {
+        fake.enqueue({ kind: "text", text: "ok" });
+        await collect(gemini, userRequest("r", "x", { messages: [{ role: Role.USER, content: [{ part: { case: "image", value: { source: { case: "url", value: url } } } }] }] }), "gemini-2.5-flash");
+        const contents = fake.requests.at(-1)?.body["contents"] as { parts: { fileData?: Record<string, unknown> }[] }[];
+        assert.deepEqual(contents[0]?.parts[0]?.fileData, { ...(type ? { mimeType: type } : {}), fileUri: url }, url);
+      }
+    } finally {
+      await gemini.close?.();
+      await fake.close();
+    }
+  });
+});

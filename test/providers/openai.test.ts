@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { ImageDetail, ReasoningEffort, ResponseFormatType, Role, ToolChoiceMode } from "../../gen/detour/v1/chat_pb.js";
-import { OpenAiProviderSchema, ProviderConfigSchema, type OpenAiProvider } from "../../gen/detour/v1/config_pb.js";
+import { OpenAiDialect, OpenAiProviderSchema, ProviderConfigSchema, type OpenAiProvider } from "../../gen/detour/v1/config_pb.js";
 import { FinishReason } from "../../gen/detour/v1/result_pb.js";
 import { createOpenAIProvider } from "../../src/providers/openai.js";
 import type { Provider } from "../../src/providers/types.js";
@@ -24,7 +24,7 @@ describe("OpenAI adapter against the fake", () => {
   let openai: Provider;
   before(async () => {
     fake = await startOpenAIFake();
-    openai = provider(fake, "compat");
+    openai = provider(fake, "compat", { dialect: OpenAiDialect.OPENAI_DIALECT_COMPATIBLE });
   });
   after(async () => {
     await openai.close?.();
@@ -131,6 +131,39 @@ describe("OpenAI adapter against the fake", () => {
     assert.equal(err.field, "model");
     assert.equal(fake.requests.length, before);
     await azure.close?.();
+  });
+
+  // A proxy in front of OpenAI: a custom base_url keeps OpenAI's shape unless
+  // the dialect says otherwise. The fake refuses max_tokens for gpt-5 as the
+  // API does (openai SDK completions.d.ts: max_tokens "not compatible with o-series models").
+  test("a custom base_url without a dialect speaks OpenAI: max_completion_tokens and developer reach a reasoning model", async () => {
+    const proxy = provider(fake, "corp-proxy");
+    fake.enqueue({ kind: "text", text: "ok" });
+    const req = userRequest("r", "x", { sampling: { maxOutputTokens: 9 }, messages: [{ role: Role.DEVELOPER, content: [{ part: { case: "text", value: "d" } }] }, { role: Role.USER, content: [{ part: { case: "text", value: "u" } }] }] });
+    const got = await collect(proxy, req, "gpt-5");
+    assert.equal(got.text, "ok");
+    const sent = fake.requests.at(-1)?.body as Record<string, unknown>;
+    assert.equal(sent["max_completion_tokens"], 9);
+    assert.equal(sent["max_tokens"], undefined);
+    assert.equal((sent["messages"] as { role: string }[])[0]?.role, "developer");
+    const legacy = provider(fake, "legacy", { dialect: OpenAiDialect.OPENAI_DIALECT_COMPATIBLE });
+    const err = await failure(legacy, req, "gpt-5");
+    assert.equal(err.reason, "UPSTREAM_BAD_REQUEST", "the compatible dialect sends max_tokens, which the API refuses for gpt-5");
+    const fixed = provider(fake, "legacy-fixed", { dialect: OpenAiDialect.OPENAI_DIALECT_COMPATIBLE, maxTokensField: "max_completion_tokens" });
+    fake.enqueue({ kind: "text", text: "ok" });
+    assert.equal((await collect(fixed, req, "gpt-5")).text, "ok", "max_tokens_field still overrides the dialect");
+    await Promise.all([proxy.close?.(), legacy.close?.(), fixed.close?.()]);
+  });
+
+  // WIRE-NOTES: a tool_choice naming one function ends with finish_reason "stop"; the fake does the same.
+  test("a forced tool choice finishes as TOOL_CALLS, streamed and unary, as on the other vendors", async () => {
+    const forced = { toolChoice: { choice: { case: "function" as const, value: "lookup" } }, tools: [{ name: "lookup", parameters: { type: "object" } }] };
+    for (const stream of [true, false]) {
+      fake.enqueue({ kind: "tool_calls", calls: [{ id: "call_f", name: "lookup", arguments: "{}" }] });
+      const got = await collect(openai, userRequest("r", "x", forced), "gpt-4o", undefined, stream);
+      assert.equal(got.calls[0]?.name, "lookup");
+      assert.equal(got.finish, FinishReason.TOOL_CALLS, `stream: ${stream}`);
+    }
   });
 
   test("parallel tool calls stream as fragments and reassemble", async () => {

@@ -106,6 +106,47 @@ export declare type CompleteRequest = Message$1<"detour.v1.CompleteRequest"> & {
    * @generated from field: map<string, google.protobuf.Struct> provider_options = 12;
    */
   providerOptions: { [key: string]: JsonObject };
+
+  /**
+   * A key for the vendor's prompt cache (OpenAI prompt_cache_key). A hint:
+   * vendors without it serve the same answer.
+   *
+   * @generated from field: string prompt_cache_key = 13;
+   */
+  promptCacheKey: string;
+
+  /**
+   * How long the vendor keeps the prompt cache (OpenAI
+   * prompt_cache_retention). A hint, like prompt_cache_key.
+   *
+   * @generated from field: detour.v1.PromptCacheRetention prompt_cache_retention = 14;
+   */
+  promptCacheRetention: PromptCacheRetention;
+
+  /**
+   * The processing tier asked for (OpenAI service_tier). Unset means the
+   * vendor default.
+   *
+   * @generated from field: detour.v1.ServiceTier service_tier = 15;
+   */
+  serviceTier: ServiceTier;
+
+  /**
+   * Whether the vendor may store the answer (OpenAI store). Unset means the
+   * vendor default.
+   *
+   * @generated from field: optional bool store = 16;
+   */
+  store?: boolean | undefined;
+
+  /**
+   * A stable identifier of the end user, for the vendor's abuse detection
+   * (OpenAI safety_identifier). Kept apart from user, which OpenAI also
+   * reads as a cache key.
+   *
+   * @generated from field: string safety_identifier = 17;
+   */
+  safetyIdentifier: string;
 };
 
 /**
@@ -499,6 +540,13 @@ export declare type Sampling = Message$1<"detour.v1.Sampling"> & {
    * @generated from field: detour.v1.ReasoningEffort reasoning_effort = 9;
    */
   reasoningEffort: ReasoningEffort;
+
+  /**
+   * How long and detailed the answer should be (OpenAI verbosity).
+   *
+   * @generated from field: detour.v1.Verbosity verbosity = 10;
+   */
+  verbosity: Verbosity;
 };
 
 /**
@@ -557,6 +605,96 @@ export declare type RoutingOptions = Message$1<"detour.v1.RoutingOptions"> & {
  * Use `create(RoutingOptionsSchema)` to create a new message.
  */
 export declare const RoutingOptionsSchema: GenMessage<RoutingOptions>;
+
+/**
+ * How long a prompt cache entry is kept.
+ *
+ * @generated from enum detour.v1.PromptCacheRetention
+ */
+export enum PromptCacheRetention {
+  /**
+   * @generated from enum value: PROMPT_CACHE_RETENTION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * While the cache stays in memory (minutes).
+   *
+   * @generated from enum value: PROMPT_CACHE_RETENTION_IN_MEMORY = 1;
+   */
+  IN_MEMORY = 1,
+
+  /**
+   * Extended caching, up to 24 hours (OpenAI's "24h").
+   *
+   * @generated from enum value: PROMPT_CACHE_RETENTION_EXTENDED = 2;
+   */
+  EXTENDED = 2,
+}
+
+/**
+ * Describes the enum detour.v1.PromptCacheRetention.
+ */
+export declare const PromptCacheRetentionSchema: GenEnum<PromptCacheRetention>;
+
+/**
+ * The processing tier of a request, as OpenAI names them.
+ *
+ * @generated from enum detour.v1.ServiceTier
+ */
+export enum ServiceTier {
+  /**
+   * @generated from enum value: SERVICE_TIER_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The project's configured tier.
+   *
+   * @generated from enum value: SERVICE_TIER_AUTO = 1;
+   */
+  AUTO = 1,
+
+  /**
+   * Standard pricing and performance.
+   *
+   * @generated from enum value: SERVICE_TIER_DEFAULT = 2;
+   */
+  DEFAULT = 2,
+
+  /**
+   * Cheaper, slower processing.
+   *
+   * @generated from enum value: SERVICE_TIER_FLEX = 3;
+   */
+  FLEX = 3,
+
+  /**
+   * Scale tier capacity.
+   *
+   * @generated from enum value: SERVICE_TIER_SCALE = 4;
+   */
+  SCALE = 4,
+
+  /**
+   * Priority capacity.
+   *
+   * @generated from enum value: SERVICE_TIER_PRIORITY = 5;
+   */
+  PRIORITY = 5,
+
+  /**
+   * Fast mode (served as priority).
+   *
+   * @generated from enum value: SERVICE_TIER_FAST = 6;
+   */
+  FAST = 6,
+}
+
+/**
+ * Describes the enum detour.v1.ServiceTier.
+ */
+export declare const ServiceTierSchema: GenEnum<ServiceTier>;
 
 /**
  * Who wrote a message.
@@ -710,6 +848,38 @@ export enum ResponseFormatType {
 export declare const ResponseFormatTypeSchema: GenEnum<ResponseFormatType>;
 
 /**
+ * How long and detailed an answer should be.
+ *
+ * @generated from enum detour.v1.Verbosity
+ */
+export enum Verbosity {
+  /**
+   * @generated from enum value: VERBOSITY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: VERBOSITY_LOW = 1;
+   */
+  LOW = 1,
+
+  /**
+   * @generated from enum value: VERBOSITY_MEDIUM = 2;
+   */
+  MEDIUM = 2,
+
+  /**
+   * @generated from enum value: VERBOSITY_HIGH = 3;
+   */
+  HIGH = 3,
+}
+
+/**
+ * Describes the enum detour.v1.Verbosity.
+ */
+export declare const VerbositySchema: GenEnum<Verbosity>;
+
+/**
  * How much a reasoning model should think.
  *
  * @generated from enum detour.v1.ReasoningEffort
@@ -739,6 +909,20 @@ export enum ReasoningEffort {
    * @generated from enum value: REASONING_EFFORT_HIGH = 4;
    */
   HIGH = 4,
+
+  /**
+   * No reasoning at all (thinking off).
+   *
+   * @generated from enum value: REASONING_EFFORT_NONE = 5;
+   */
+  NONE = 5,
+
+  /**
+   * More than high: the largest budget the vendor offers.
+   *
+   * @generated from enum value: REASONING_EFFORT_XHIGH = 6;
+   */
+  XHIGH = 6,
 }
 
 /**

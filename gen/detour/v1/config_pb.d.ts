@@ -415,9 +415,9 @@ export declare type OpenAiProvider = Message<"detour.v1.OpenAiProvider"> & {
   azure?: AzureOptions | undefined;
 
   /**
-   * The request field for the output limit: "max_completion_tokens" (OpenAI
-   * and Azure, the default there) or "max_tokens" (the default for other
-   * base URLs, which most compatible servers expect).
+   * The request field for the output limit: "max_completion_tokens" or
+   * "max_tokens". Default: the dialect's (max_completion_tokens for openai
+   * and azure, max_tokens for compatible).
    *
    * @generated from field: string max_tokens_field = 5;
    */
@@ -432,12 +432,21 @@ export declare type OpenAiProvider = Message<"detour.v1.OpenAiProvider"> & {
   streamUsage?: boolean | undefined;
 
   /**
-   * Send the "developer" role as is (OpenAI, Azure) rather than as "system".
-   * Default: true for OpenAI and Azure, false otherwise.
+   * Send the "developer" role as is rather than as "system". Default: the
+   * dialect's (true for openai and azure, false for compatible).
    *
    * @generated from field: optional bool developer_role = 7;
    */
   developerRole?: boolean | undefined;
+
+  /**
+   * Which request shape the server speaks. Unset means openai, or azure when
+   * `azure` is set; it is never inferred from base_url, so a proxy in front
+   * of OpenAI keeps OpenAI's shape.
+   *
+   * @generated from field: detour.v1.OpenAiDialect dialect = 8;
+   */
+  dialect: OpenAiDialect;
 };
 
 /**
@@ -481,7 +490,8 @@ export declare const AzureOptionsSchema: GenMessage<AzureOptions>;
  */
 export declare type AnthropicProvider = Message<"detour.v1.AnthropicProvider"> & {
   /**
-   * Default "https://api.anthropic.com".
+   * Default "https://api.anthropic.com", as the Anthropic SDK takes it; a
+   * trailing /v1 is accepted too.
    *
    * @generated from field: string base_url = 1;
    */
@@ -495,7 +505,8 @@ export declare type AnthropicProvider = Message<"detour.v1.AnthropicProvider"> &
   apiKey?: ApiKey | undefined;
 
   /**
-   * The anthropic-version header. Default "2023-06-01".
+   * The anthropic-version header. Default "2023-06-01". It decides what the
+   * API accepts: 2026-10-21 and later refuse temperature, top_p and top_k.
    *
    * @generated from field: string version = 3;
    */
@@ -522,7 +533,8 @@ export declare const AnthropicProviderSchema: GenMessage<AnthropicProvider>;
  */
 export declare type GeminiProvider = Message<"detour.v1.GeminiProvider"> & {
   /**
-   * Default "https://generativelanguage.googleapis.com/v1beta".
+   * Default "https://generativelanguage.googleapis.com", as @google/genai
+   * takes it; a base ending in /v1beta (or /v1) is used as is.
    *
    * @generated from field: string base_url = 1;
    */
@@ -1202,6 +1214,51 @@ export declare type GatewayKey = Message<"detour.v1.GatewayKey"> & {
  * Use `create(GatewayKeySchema)` to create a new message.
  */
 export declare const GatewayKeySchema: GenMessage<GatewayKey>;
+
+/**
+ * The request shape of an OpenAI Chat Completions server. The values keep
+ * the vendor's one-word spelling (OPENAI_, not buf's OPEN_AI_).
+ *
+ * @generated from enum detour.v1.OpenAiDialect
+ */
+export enum OpenAiDialect {
+  /**
+   * buf:lint:ignore ENUM_VALUE_PREFIX
+   *
+   * @generated from enum value: OPENAI_DIALECT_UNSPECIFIED = 0;
+   */
+  OPENAI_DIALECT_UNSPECIFIED = 0,
+
+  /**
+   * OpenAI itself: max_completion_tokens, the developer role.
+   * buf:lint:ignore ENUM_VALUE_PREFIX
+   *
+   * @generated from enum value: OPENAI_DIALECT_OPENAI = 1;
+   */
+  OPENAI_DIALECT_OPENAI = 1,
+
+  /**
+   * Azure OpenAI: OpenAI's shape on deployment URLs with api-version.
+   * buf:lint:ignore ENUM_VALUE_PREFIX
+   *
+   * @generated from enum value: OPENAI_DIALECT_AZURE = 2;
+   */
+  OPENAI_DIALECT_AZURE = 2,
+
+  /**
+   * Compatible servers (Groq, Mistral, DeepSeek, vLLM, Ollama, …):
+   * max_tokens, developer sent as system.
+   * buf:lint:ignore ENUM_VALUE_PREFIX
+   *
+   * @generated from enum value: OPENAI_DIALECT_COMPATIBLE = 3;
+   */
+  OPENAI_DIALECT_COMPATIBLE = 3,
+}
+
+/**
+ * Describes the enum detour.v1.OpenAiDialect.
+ */
+export declare const OpenAiDialectSchema: GenEnum<OpenAiDialect>;
 
 /**
  * The kind of a simulated answer.

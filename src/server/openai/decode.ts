@@ -9,6 +9,7 @@ import {
   CompleteRequestSchema,
   ContentPartSchema,
   ImageDetail,
+  PromptCacheRetention,
   ReasoningEffort,
   ResponseFormatSchema,
   ResponseFormatType,
@@ -16,6 +17,8 @@ import {
   ToolChoiceMode,
   ToolChoiceSchema,
   ToolSchema,
+  ServiceTier,
+  Verbosity,
   type CompleteRequest,
   type Sampling,
   type ContentPart,
@@ -33,10 +36,27 @@ export interface DecodedChat {
 }
 
 const ROLES: Record<string, Role> = { system: Role.SYSTEM, developer: Role.DEVELOPER, user: Role.USER, assistant: Role.ASSISTANT, tool: Role.TOOL };
-const EFFORTS: Record<string, ReasoningEffort> = { minimal: ReasoningEffort.MINIMAL, low: ReasoningEffort.LOW, medium: ReasoningEffort.MEDIUM, high: ReasoningEffort.HIGH };
+const EFFORTS: Record<string, ReasoningEffort> = {
+  none: ReasoningEffort.NONE,
+  minimal: ReasoningEffort.MINIMAL,
+  low: ReasoningEffort.LOW,
+  medium: ReasoningEffort.MEDIUM,
+  high: ReasoningEffort.HIGH,
+  xhigh: ReasoningEffort.XHIGH,
+};
+const VERBOSITIES: Record<string, Verbosity> = { low: Verbosity.LOW, medium: Verbosity.MEDIUM, high: Verbosity.HIGH };
+/** service_tier?: 'auto' | 'default' | 'flex' | 'scale' | 'priority' | 'fast' (openai SDK completions.d.ts). */
+const TIERS: Record<string, ServiceTier> = {
+  auto: ServiceTier.AUTO,
+  default: ServiceTier.DEFAULT,
+  flex: ServiceTier.FLEX,
+  scale: ServiceTier.SCALE,
+  priority: ServiceTier.PRIORITY,
+  fast: ServiceTier.FAST,
+};
+/** prompt_cache_retention?: 'in_memory' | '24h'. */
+const RETENTIONS: Record<string, PromptCacheRetention> = { in_memory: PromptCacheRetention.IN_MEMORY, "24h": PromptCacheRetention.EXTENDED };
 const DETAILS: Record<string, ImageDetail> = { auto: ImageDetail.AUTO, low: ImageDetail.LOW, high: ImageDetail.HIGH };
-/** Accepted and without effect on the answer. */
-const NEUTRAL = new Set(["store", "prompt_cache_key", "service_tier", "safety_identifier"]);
 const UNSUPPORTED: Record<string, string> = {
   logprobs: "token log probabilities are not returned by every target",
   top_logprobs: "token log probabilities are not returned by every target",
@@ -50,7 +70,8 @@ const UNSUPPORTED: Record<string, string> = {
 const KNOWN = new Set([
   "model", "messages", "tools", "tool_choice", "parallel_tool_calls", "response_format", "stream", "stream_options",
   "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "seed", "presence_penalty", "frequency_penalty",
-  "user", "metadata", "n", "reasoning_effort", "modalities", ...NEUTRAL, ...Object.keys(UNSUPPORTED),
+  "user", "metadata", "n", "reasoning_effort", "modalities", "verbosity", "store", "prompt_cache_key", "prompt_cache_retention",
+  "service_tier", "safety_identifier", ...Object.keys(UNSUPPORTED),
 ]);
 
 const canonical = shapeOf(CompleteRequestSchema);
@@ -127,6 +148,14 @@ function depth(v: unknown, limit: number): number {
   return deepest + 1;
 }
 
+/** A value from `table`, or undefined when absent or null; anything else is refused naming the choices. */
+function choice<T>(table: Record<string, T>, v: unknown, field: string): T | undefined {
+  if (v === undefined || v === null) return undefined;
+  const hit = pick(table, v);
+  if (hit === undefined) throw invalidRequest(field, `${shown(v)} is not one of ${Object.keys(table).join(", ")}`);
+  return hit;
+}
+
 /** Decodes a Chat Completions body; `routeOverride` comes from x-detour-route. */
 export function decodeChat(body: unknown, routeOverride?: string): DecodedChat {
   const b = object(body, "body");
@@ -138,7 +167,7 @@ export function decodeChat(body: unknown, routeOverride?: string): DecodedChat {
   const n = int(b["n"], "n");
   if (n !== undefined && n !== 1) throw invalidRequest("n", "only n=1 is supported: no target returns several choices through the gateway");
   const modalities = b["modalities"];
-  if (modalities !== undefined && !(Array.isArray(modalities) && modalities.every((m) => m === "text"))) {
+  if (modalities !== undefined && modalities !== null && !(Array.isArray(modalities) && modalities.every((m) => m === "text"))) {
     throw invalidRequest("modalities", 'only ["text"] is supported');
   }
   const model = routeOverride || str(b["model"], "model", true);
@@ -152,11 +181,8 @@ export function decodeChat(body: unknown, routeOverride?: string): DecodedChat {
   }
   const stopRaw = b["stop"];
   const stop = stopRaw === undefined || stopRaw === null ? [] : typeof stopRaw === "string" ? [stopRaw] : arr(stopRaw).map((s, i) => str(s, `stop[${i}]`));
-  const effortRaw = b["reasoning_effort"];
-  const effort = pick(EFFORTS, effortRaw);
-  if (effortRaw !== undefined && effortRaw !== null && effort === undefined) {
-    throw invalidRequest("reasoning_effort", `${shown(effortRaw)} is not one of ${Object.keys(EFFORTS).join(", ")}`);
-  }
+  const effort = choice(EFFORTS, b["reasoning_effort"], "reasoning_effort");
+  const verbosity = choice(VERBOSITIES, b["verbosity"], "verbosity");
   // Past 2^53 JSON numbers are not exact, so such a seed would not be the caller's.
   const seed = int(b["seed"], "seed", Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
   const metadata = b["metadata"] === undefined || b["metadata"] === null ? {} : object(b["metadata"], "metadata");
@@ -174,11 +200,19 @@ export function decodeChat(body: unknown, routeOverride?: string): DecodedChat {
     metadata: {},
     user: "",
     providerOptions: {},
+    // Each reaches OpenAI-family targets as sent; other adapters translate
+    // them or set the target aside (docs/providers.md has the table).
+    promptCacheKey: str(b["prompt_cache_key"], "prompt_cache_key"),
+    promptCacheRetention: choice(RETENTIONS, b["prompt_cache_retention"], "prompt_cache_retention") ?? PromptCacheRetention.UNSPECIFIED,
+    serviceTier: choice(TIERS, b["service_tier"], "service_tier") ?? ServiceTier.UNSPECIFIED,
+    safetyIdentifier: str(b["safety_identifier"], "safety_identifier"),
   };
+  const store = bool(b["store"], "store");
+  if (store !== undefined) request.store = store;
   if (b["tool_choice"] !== undefined && b["tool_choice"] !== null) request.toolChoice = create(ToolChoiceSchema, toolChoice(b["tool_choice"]));
   if (bool(b["parallel_tool_calls"], "parallel_tool_calls") !== undefined) request.parallelToolCalls = b["parallel_tool_calls"] as boolean;
   if (b["response_format"] !== undefined && b["response_format"] !== null) request.responseFormat = create(ResponseFormatSchema, responseFormat(b["response_format"]));
-  const sampling: Sampling = { $typeName: "detour.v1.Sampling", stop, reasoningEffort: effort ?? ReasoningEffort.UNSPECIFIED };
+  const sampling: Sampling = { $typeName: "detour.v1.Sampling", stop, reasoningEffort: effort ?? ReasoningEffort.UNSPECIFIED, verbosity: verbosity ?? Verbosity.UNSPECIFIED };
   if (num(b["temperature"], "temperature") !== undefined) sampling.temperature = b["temperature"] as number;
   if (num(b["top_p"], "top_p") !== undefined) sampling.topP = b["top_p"] as number;
   if ((maxCompletion ?? maxTokens) !== undefined) sampling.maxOutputTokens = maxCompletion ?? maxTokens;
@@ -186,7 +220,7 @@ export function decodeChat(body: unknown, routeOverride?: string): DecodedChat {
   if (num(b["presence_penalty"], "presence_penalty") !== undefined) sampling.presencePenalty = b["presence_penalty"] as number;
   if (num(b["frequency_penalty"], "frequency_penalty") !== undefined) sampling.frequencyPenalty = b["frequency_penalty"] as number;
   request.sampling = sampling;
-  request.user = str(b["user"], "user") || str(b["safety_identifier"], "safety_identifier");
+  request.user = str(b["user"], "user");
   request.metadata = Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, str(v, member("metadata", k))]));
   return { request, stream, includeUsage: bool(streamOptions["include_usage"], "stream_options.include_usage") ?? false };
 }
