@@ -113,8 +113,9 @@ export function startGeminiFake(): Promise<VendorFake> {
     render,
     malformedFrame: 'data: {"candidates": [{"content": \r\n\r\n',
     reject(req) {
-      // Only versioned paths exist (v1beta is @google/genai's default apiVersion); others are a 404.
-      if (!/^\/(v1|v1beta|v1alpha)\/models\/[^/]+:(generateContent|streamGenerateContent)$/.test(req.path)) {
+      // Only versioned paths exist (v1beta is @google/genai's default apiVersion), for base and
+      // tuned models (ai.google.dev/api/generate-content: models/* and tunedModels/*); others are a 404.
+      if (!/^\/(v1|v1beta|v1alpha)\/(models|tunedModels)\/[^/]+:(generateContent|streamGenerateContent)$/.test(req.path)) {
         return { kind: "json", status: 404, body: { error: { code: 404, message: `The requested URL ${req.path} was not found on this server.`, status: "NOT_FOUND" } } };
       }
       const message = refusal(req);
