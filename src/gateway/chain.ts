@@ -24,7 +24,7 @@ import { contentEvent, hopEvent, startedEvent, toolCallEvent, type GatewayBatch,
 import { hedged, type Contender, type HedgeState } from "./hedge.ts";
 import { commitReady, createToolCallGuard, deliver, delivered, deliveredText, newDelivery, resume } from "./commit.ts";
 import { CommitPolicy } from "../../gen/detour/v1/chat_pb.js";
-import { finalError, successEvents } from "./outcome.ts";
+import { finalError, successEvents, withTrail } from "./outcome.ts";
 import type { ProviderEvent } from "../providers/types.ts";
 import { orderTargets } from "./order.ts";
 import { requestFor, type Plan, type PlannedTarget } from "./plan.ts";
@@ -92,13 +92,7 @@ export async function* runChain(input: ChainInput, deps: ChainDeps): AsyncGenera
   const fit = new Set(eligibility.candidates);
   const targets = ordered.filter((t) => fit.has(t));
   const first = targets[0];
-  if (!first) {
-    const err = noCandidates(eligibility.setAside);
-    err.attempts = attempts;
-    err.id = input.id;
-    if (attempts.length > 0) (attempts.at(-1) as Attempt).decision = Decision.FAIL;
-    throw err;
-  }
+  if (!first) throw withTrail(noCandidates(eligibility.setAside), attempts, input.id);
   yield [startedEvent(input.id, plan.route, first.ref)];
 
   const budget = deps.budget(plan.route || `direct:${first.id}`);

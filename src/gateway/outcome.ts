@@ -2,7 +2,7 @@
  * How a chain ends: the usage and done events of a success, or the chain's
  * error — the last failure's class, with the whole trail attached.
  */
-import { AttemptOutcome, type Attempt } from "../../gen/detour/v1/result_pb.js";
+import { AttemptOutcome, Decision, type Attempt } from "../../gen/detour/v1/result_pb.js";
 import { GatewayError } from "../errors.ts";
 import type { AttemptRun } from "./attempt.ts";
 import { doneEvent, usageEvent, type GatewayEvent } from "./events.ts";
@@ -62,4 +62,13 @@ export function finalError(
     ...(last.field ? { field: last.field } : {}),
     cause: last,
   });
+}
+
+/** A failure before any target was called, with the trail of the targets set aside; the last one's decision is FAIL. */
+export function withTrail(err: GatewayError, attempts: Attempt[], id: string): GatewayError {
+  err.attempts = attempts;
+  err.id = id;
+  const last = attempts.at(-1);
+  if (last) last.decision = Decision.FAIL;
+  return err;
 }

@@ -4,19 +4,15 @@
  * JSON in → the canonical request → the same engine the gRPC API uses →
  * events back out in OpenAI's shapes.
  */
-import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { ServerResponse, type IncomingMessage } from "node:http";
+import { ServerResponse } from "node:http";
 import { context, propagation } from "@opentelemetry/api";
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { GatewayError, invalidRequest, toGatewayError, wastedUsd } from "../../errors.ts";
 import { toOpenAIError } from "../../errors-openai.ts";
 import type { CallOptions, Gateway } from "../../gateway/gateway.ts";
 import type { Auth, Principal } from "../auth.ts";
-import { decodeChat, OPENAI_BODY_SHAPE } from "./decode.ts";
-import { prescanJson } from "../json-prescan.ts";
-import { PRESCAN_MIN_BYTES } from "../body-shape.ts";
-import { readBody } from "../read-body.ts";
+import { decodeChat } from "./decode.ts";
+import { head, header, readJsonBody, requestId, sendError, sendJson, type Req, type Res } from "./http-io.ts";
 import { toJson } from "@bufbuild/protobuf";
 import { GetStatsResponseSchema } from "../../../gen/detour/v1/admin_pb.js";
 import type { Stats } from "../../stats/stats.ts";
@@ -27,9 +23,6 @@ import type { TargetRef } from "../../../gen/detour/v1/result_pb.js";
 import { headerValue } from "../header-value.ts";
 import { requireJsonBody } from "../content-type.ts";
 
-type Req = IncomingMessage | Http2ServerRequest;
-type Res = ServerResponse | Http2ServerResponse;
-
 /** What the handler needs. */
 export interface OpenAIDeps {
   readonly gateway: Gateway;
@@ -39,101 +32,8 @@ export interface OpenAIDeps {
   readonly budgets: Budgets;
 }
 
-function header(req: Req, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
-
-/** The headers kept when the full set cannot be written: the answer matters more than its annotations. */
-const ESSENTIAL = new Set(["content-type", "content-length", "cache-control", "allow", "retry-after"]);
-
-/**
- * Writes the status and headers at once (HTTP/1 and the HTTP/2 compat
- * response alike). A value Node refuses never turns an answer the caller
- * has paid for into a 500: it is written without the annotations instead.
- */
-function head(res: Res, status: number, headers: Record<string, string | number>): void {
-  try {
-    (res as ServerResponse).writeHead(status, headers);
-  } catch (e) {
-    if (res.headersSent) throw e;
-    (res as ServerResponse).writeHead(status, Object.fromEntries(Object.entries(headers).filter(([k]) => ESSENTIAL.has(k))));
-  }
-}
-
-function sendJson(res: Res, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  // writeHead with the headers at once skips setHeader's per-header map and
-  // checks (headers set earlier, such as connection: close, are kept).
-  head(res, status, { "content-type": "application/json", ...headers, "content-length": Buffer.byteLength(text) });
-  res.end(text);
-}
-
-function sendError(res: Res, e: unknown): void {
-  const err = toGatewayError(e);
-  const answer = toOpenAIError(err);
-  const headers = {
-    ...answer.headers,
-    // Every answer names itself, errors before the engine gave an ID included.
-    "x-request-id": err.id ? headerValue(err.id) : requestId(),
-    // Detour already retried and fell back: the OpenAI SDKs read this and do
-    // not run a second round of retries on top of the chain's.
-    ...(err.attempts.length ? { "x-detour-attempts": String(err.attempts.length), "x-should-retry": "false" } : {}),
-  };
-  sendJson(res, answer.status, answer.body, headers);
-}
-
 /** What the OpenAI-compatible API serves, for the answer to a path it does not. */
 const SERVED = ["POST /v1/chat/completions", "GET /v1/models", "GET /v1/models/{id}"];
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-/**
- * Reads and parses the JSON body. A declared length over the limit is refused
- * before reading, as Connect does; a chunked body that passes it is refused
- * mid-read, and the connection closes, since the rest of it was never read.
- */
-async function readJsonBody(req: Req, res: Res, limit: number): Promise<unknown> {
-  const tooLarge = () => new GatewayError("REQUEST_TOO_LARGE", `body: is over the limit of ${limit} bytes (server.max_request_bytes)`, { field: "body" });
-  const encoding = header(req, "content-encoding");
-  if (encoding !== undefined && encoding.toLowerCase() !== "identity") {
-    throw invalidRequest("content-encoding", `"${encoding}" is not supported: send the body uncompressed`);
-  }
-  const declared = header(req, "content-length");
-  if (Number(declared) > limit) throw tooLarge();
-  let bytes: Buffer;
-  if (declared !== undefined) {
-    // The parser ends the body at its declared length: it cannot outgrow the limit mid-read.
-    bytes = await readBody(req);
-  } else {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const c of req as AsyncIterable<Buffer>) {
-      size += c.length;
-      if (size > limit) {
-        if (req.httpVersionMajor === 1) res.setHeader("connection", "close");
-        throw tooLarge();
-      }
-      chunks.push(c);
-    }
-    bytes = Buffer.concat(chunks);
-  }
-  if (bytes.length === 0) throw invalidRequest("body", "is empty: send the chat request as a JSON object");
-  // A list over its limit is refused before parsing builds it.
-  const breach = bytes.length >= PRESCAN_MIN_BYTES ? prescanJson(bytes, OPENAI_BODY_SHAPE) : undefined;
-  if (breach) throw invalidRequest(breach.field, breach.problem);
-  let text: string;
-  try {
-    text = utf8.decode(bytes);
-  } catch {
-    throw invalidRequest("body", "is not valid UTF-8");
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw invalidRequest("body", "is not valid JSON");
-  }
-}
 
 /** Returns a handler for /v1/* paths, or false for paths it does not serve. */
 export function openaiHandler(deps: OpenAIDeps): (req: Req, res: Res, path: string) => boolean {
@@ -184,11 +84,6 @@ function modelList(gateway: Gateway) {
     ...list.routes.map((r) => ({ id: r.name, object: "model", created: 0, owned_by: "detour" })),
     ...list.models.map((m) => ({ id: m.id, object: "model", created: 0, owned_by: m.target?.provider ?? "" })),
   ];
-}
-
-/** An ID for an answer the engine gives none: "req_" and 32 hex digits. */
-function requestId(): string {
-  return `req_${randomBytes(16).toString("hex")}`;
 }
 
 async function guard(res: Res, work: () => Promise<void>): Promise<void> {
